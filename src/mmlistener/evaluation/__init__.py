@@ -1,0 +1,1 @@
+"""The paper's metrics, baselines and results table."""

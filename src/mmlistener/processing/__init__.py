@@ -1,0 +1,1 @@
+"""Turning speaker clips (words, audio, motion) into model inputs."""

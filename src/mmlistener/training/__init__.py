@@ -1,0 +1,1 @@
+"""accelerate training entry points."""
