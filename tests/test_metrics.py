@@ -18,6 +18,8 @@ from mmlistener.evaluation import (
     score_predictions,
     variation,
 )
+from mmlistener.modeling.configuration_emotion import EmotionRecognizerConfig
+from mmlistener.modeling.modeling_emotion import EmotionRecognizer
 
 
 def test_l2_is_the_mean_squared_error():
@@ -146,7 +148,9 @@ def test_score_predictions_averages_the_per_window_metrics():
     assert scores["variation"] == 0.0 and scores["diversity"] == 0.0
     assert "l2_affect" not in scores
     gt_scores = score_ground_truth(examples, seed=3)
-    assert gt_scores["diversity"] == pytest.approx((diversity(gts[0], seed=3) + diversity(gts[1], seed=4)) / 2)
+    assert gt_scores["diversity"] == pytest.approx(
+        (diversity(gts[0], seed=3) + diversity(gts[1], seed=4)) / 2
+    )
     assert gt_scores["variation"] == pytest.approx((variation(gts[0]) + variation(gts[1])) / 2)
 
 
@@ -172,24 +176,24 @@ def test_l2_affect_with_a_valence_function_uses_the_gt_shape():
     assert all(np.array_equal(shape, examples[0]["listener_identity"]) for shape in seen_shapes)
 
 
-class _LinearRecognizer(torch.nn.Module):
-    """Stands in for EmotionRecognizer: valence = sum(expression) + 10 * jaw[0] + shape[0]."""
-
-    def __init__(self):
-        super().__init__()
-        self.scale = torch.nn.Parameter(torch.ones(()))
-
-    def forward(self, shape, expression, jaw_pose):
-        valence = self.scale * (expression.sum(-1) + 10 * jaw_pose[:, 0] + shape[:, 0])
-        return type("Output", (), {"valence": valence})()
-
-
-def test_recognizer_valence_feeds_expression_jaw_and_shape():
-    motion = np.zeros((3, 56), dtype=np.float32)
-    motion[:, 0] = [1, 2, 3]
-    motion[:, 50] = 100  # head rotation: not an input of the recogniser
-    motion[:, 53] = [0.1, 0.2, 0.3]
-    shape = np.zeros(100, dtype=np.float32)
-    shape[0] = 5
-    valence = RecognizerValence(_LinearRecognizer())(motion, shape)
-    np.testing.assert_allclose(valence, [1 + 1 + 5, 2 + 2 + 5, 3 + 3 + 5], rtol=1e-6)
+def test_recognizer_valence_feeds_expression_jaw_and_the_given_shape():
+    recognizer = EmotionRecognizer(EmotionRecognizerConfig(hidden_size=8, num_hidden_layers=1))
+    rng = np.random.default_rng(0)
+    motion = rng.standard_normal((12, 56)).astype(np.float32)
+    shape = rng.standard_normal(100).astype(np.float32)
+    valence = RecognizerValence(recognizer)(motion, shape)
+    assert not recognizer.training
+    with torch.no_grad():
+        expected = recognizer(
+            shape=torch.from_numpy(shape).expand(12, -1),
+            expression=torch.from_numpy(motion[:, :50]),
+            jaw_pose=torch.from_numpy(motion[:, 53:56]),
+        ).valence
+    np.testing.assert_allclose(valence, expected.numpy(), rtol=1e-5, atol=1e-6)
+    scores = score_predictions(
+        [motion],
+        [{"listener_motion": motion, "speaker_motion": motion, "listener_identity": shape}],
+        valence=recognizer,
+        affect_window=4,
+    )
+    assert scores["l2_affect"] == pytest.approx(0.0, abs=1e-10)

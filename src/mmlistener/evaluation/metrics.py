@@ -45,7 +45,9 @@ def _as_window(x, name: str) -> np.ndarray:
 
 def _same_shape(pred: np.ndarray, gt: np.ndarray) -> None:
     if pred.shape != gt.shape:
-        raise ValueError(f"pred and gt must have the same (frames, dims) shape, got {pred.shape} and {gt.shape}")
+        raise ValueError(
+            f"pred and gt must have the same (frames, dims) shape, got {pred.shape} and {gt.shape}"
+        )
 
 
 def l2(pred, gt) -> float:
@@ -80,8 +82,14 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2, eps: float = FD_E
         ValueError: on mismatched shapes, or when the diagonal of the matrix square root has an
             imaginary part above 1e-3 (the covariances are then not valid covariances).
     """
-    mu1, mu2 = np.atleast_1d(np.asarray(mu1, dtype=np.float64)), np.atleast_1d(np.asarray(mu2, dtype=np.float64))
-    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, dtype=np.float64)), np.atleast_2d(np.asarray(sigma2, dtype=np.float64))
+    mu1, mu2 = (
+        np.atleast_1d(np.asarray(mu1, dtype=np.float64)),
+        np.atleast_1d(np.asarray(mu2, dtype=np.float64)),
+    )
+    sigma1, sigma2 = (
+        np.atleast_2d(np.asarray(sigma1, dtype=np.float64)),
+        np.atleast_2d(np.asarray(sigma2, dtype=np.float64)),
+    )
     dims = mu1.shape[0]
     if mu2.shape != (dims,) or sigma1.shape != (dims, dims) or sigma2.shape != (dims, dims):
         raise ValueError(
@@ -109,7 +117,9 @@ def frechet_distance(pred, gt) -> float:
     """FD between Gaussians fitted over the frames of two windows `(frames, dims)` (any frame counts >= 2)."""
     pred, gt = _as_window(pred, "pred"), _as_window(gt, "gt")
     if pred.shape[1] != gt.shape[1]:
-        raise ValueError(f"pred and gt must have the same number of dims, got {pred.shape[1]} and {gt.shape[1]}")
+        raise ValueError(
+            f"pred and gt must have the same number of dims, got {pred.shape[1]} and {gt.shape[1]}"
+        )
     mu1, sigma1 = gaussian_statistics(pred)
     mu2, sigma2 = gaussian_statistics(gt)
     return frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2)
@@ -176,7 +186,9 @@ def l2_affect(pred_valence, gt_valence, window: int = 30) -> float:
     """
     pred_means, gt_means = window_means(pred_valence, window), window_means(gt_valence, window)
     if np.shape(pred_valence) != np.shape(gt_valence):
-        raise ValueError(f"valence curves differ in length: {np.shape(pred_valence)} and {np.shape(gt_valence)}")
+        raise ValueError(
+            f"valence curves differ in length: {np.shape(pred_valence)} and {np.shape(gt_valence)}"
+        )
     if gt_means.size == 0:
         raise ValueError(f"l2_affect needs at least {window} frames, got {np.shape(gt_valence)[0]}")
     return float(np.mean((pred_means - gt_means) ** 2))

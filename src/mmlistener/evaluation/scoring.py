@@ -11,10 +11,6 @@ import torch
 
 from .metrics import diversity, frechet_distance, l2, l2_affect, paired_frechet_distance, variation
 
-# Motion layout (REFERENCE §1): [0:50] FLAME expression, [50:53] head rotation, [53:56] jaw.
-EXPRESSION_SLICE = slice(0, 50)
-JAW_SLICE = slice(53, 56)
-
 ValenceFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """`valence_fn(motion (T, 56), shape (100,)) -> valence (T,)`: per-frame valence of one window."""
 
@@ -32,29 +28,19 @@ def as_motion(example: dict, key: str) -> np.ndarray:
 class RecognizerValence:
     """Per-frame valence of motion from an [`EmotionRecognizer`] fed the ground-truth identity shape.
 
-    The recogniser reads shape (100) + expression (motion `[0:50]`) + jaw pose (motion `[53:56]`)
-    per frame (EMOCA's EmoDECA input); it is put in eval mode.
+    Calls `recognizer.predict_from_motion(motion, shape)` (which reads expression and jaw pose where
+    the recogniser's config says) after putting the recogniser in eval mode (it has BatchNorm).
 
     Args:
-        recognizer (`EmotionRecognizer`): any module whose `forward(shape=, expression=, jaw_pose=)`
-            returns an output with `.valence (N,)`.
+        recognizer (`EmotionRecognizer`): the emotion recogniser.
     """
 
     def __init__(self, recognizer: torch.nn.Module):
         self.recognizer = recognizer.eval()
 
-    @torch.no_grad()
     def __call__(self, motion: np.ndarray, shape: np.ndarray) -> np.ndarray:
-        parameter = next(self.recognizer.parameters())
-        motion = torch.as_tensor(np.asarray(motion), dtype=parameter.dtype, device=parameter.device)
-        shape = torch.as_tensor(np.asarray(shape), dtype=parameter.dtype, device=parameter.device)
-        if motion.ndim != 2 or shape.ndim != 1:
-            raise ValueError(f"expected motion (frames, 56) and shape (100,), got {tuple(motion.shape)} and {tuple(shape.shape)}")
-        output = self.recognizer(
-            shape=shape.expand(motion.shape[0], -1),
-            expression=motion[:, EXPRESSION_SLICE],
-            jaw_pose=motion[:, JAW_SLICE],
-        )
+        """`motion (frames, 56)` and `shape (100,)` -> valence `(frames,)`."""
+        output = self.recognizer.predict_from_motion(np.asarray(motion), np.asarray(shape))
         return output.valence.float().cpu().numpy()
 
 
