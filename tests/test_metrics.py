@@ -197,3 +197,24 @@ def test_recognizer_valence_feeds_expression_jaw_and_the_given_shape():
         affect_window=4,
     )
     assert scores["l2_affect"] == pytest.approx(0.0, abs=1e-10)
+
+
+def test_evaluate_module_loads_offline_and_matches_score_predictions():
+    import evaluate
+
+    from mmlistener.evaluation import listener_metrics_path
+
+    metric = evaluate.load(listener_metrics_path())
+    examples = [_window(0), _window(1, frames=40)]
+    rng = np.random.default_rng(9)
+    predictions = [rng.standard_normal((64, 56)), rng.standard_normal((40, 56))]
+    result = metric.compute(
+        predictions=predictions,
+        references=[e["listener_motion"] for e in examples],
+        speaker_motion=[e["speaker_motion"] for e in examples],
+        seed=2,
+    )
+    expected = score_predictions(predictions, examples, seed=2)
+    expected.update({f"gt_{k}": v for k, v in score_ground_truth(examples, seed=2).items()})
+    assert result == pytest.approx(expected, rel=1e-5)
+    assert "p_fd" not in metric.compute(predictions=predictions[:1], references=[predictions[0]])

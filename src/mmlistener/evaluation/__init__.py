@@ -1,5 +1,6 @@
 """The paper's metrics, baselines and results table."""
 
+from .hub_metric import listener_metrics_path
 from .metrics import (
     diversity,
     frechet_distance,
@@ -23,6 +24,7 @@ __all__ = [
     "gaussian_statistics",
     "l2",
     "l2_affect",
+    "listener_metrics_path",
     "paired_frechet_distance",
     "score_ground_truth",
     "score_predictions",

@@ -57,6 +57,7 @@ def score_predictions(
     valence: ValenceFn | torch.nn.Module | None = None,
     seed: int = 0,
     affect_window: int = 30,
+    paired: bool = True,
 ) -> dict[str, float]:
     """Average the per-window metrics of generated listener motion over a split.
 
@@ -69,24 +70,27 @@ def score_predictions(
         seed (`int`): Diversity of window i uses seed `seed + i` (the same draws as for the GT row).
         affect_window (`int`): frames per L2 Affect window; windows shorter than this are left out of
             the L2 Affect average (and only of it).
+        paired (`bool`, defaults to `True`): compute P-FD, which needs each window's `speaker_motion`.
 
     Returns:
-        `dict`: `l2`, `fd`, `p_fd`, `variation`, `diversity` and, with `valence`, `l2_affect`
+        `dict`: `l2`, `fd`, `p_fd` (when `paired`), `variation`, `diversity` and, with `valence`, `l2_affect`
         (raw, not x 10^2), each the mean over windows.
     """
     _check_lengths(predictions, examples)
     valence_fn = RecognizerValence(valence) if isinstance(valence, torch.nn.Module) else valence
-    totals = {"l2": [], "fd": [], "p_fd": [], "variation": [], "diversity": []}
+    totals = {"l2": [], "fd": [], "variation": [], "diversity": []}
+    if paired:
+        totals["p_fd"] = []
     affect = []
     for index, (pred, example) in enumerate(zip(predictions, examples)):
         gt = as_motion(example, "listener_motion")
-        speaker = as_motion(example, "speaker_motion")
         pred = np.asarray(pred, dtype=np.float32)
         if pred.shape != gt.shape:
             raise ValueError(f"prediction {index} has shape {pred.shape}, its window {gt.shape}")
         totals["l2"].append(l2(pred, gt))
         totals["fd"].append(frechet_distance(pred, gt))
-        totals["p_fd"].append(paired_frechet_distance(pred, gt, speaker))
+        if paired:
+            totals["p_fd"].append(paired_frechet_distance(pred, gt, as_motion(example, "speaker_motion")))
         totals["variation"].append(variation(pred))
         totals["diversity"].append(diversity(pred, seed=seed + index))
         if valence_fn is not None and gt.shape[0] >= affect_window:
