@@ -1,1 +1,25 @@
 """Turning speaker clips (words, audio, motion) into model inputs."""
+
+from .asr import FasterWhisperASR, WhisperASR, load_asr
+from .audio import SAMPLE_RATE, load_audio, prepare_audio
+from .emotion import group_emotion_ids
+from .processing_listener import DEFAULT_MODALITIES, MODALITIES, ListenerProcessor
+from .speech_tokenizer import SpeechTokenizerCodes, import_speechtokenizer_model
+from .tokenizer import gpt2_tokenizer_from_tiktoken, tiktoken_gpt2_encoding
+
+__all__ = [
+    "DEFAULT_MODALITIES",
+    "MODALITIES",
+    "SAMPLE_RATE",
+    "FasterWhisperASR",
+    "ListenerProcessor",
+    "SpeechTokenizerCodes",
+    "WhisperASR",
+    "gpt2_tokenizer_from_tiktoken",
+    "group_emotion_ids",
+    "import_speechtokenizer_model",
+    "load_asr",
+    "load_audio",
+    "prepare_audio",
+    "tiktoken_gpt2_encoding",
+]
