@@ -90,7 +90,11 @@ def test_convert_emoca_checkpoint_matches_the_original_mlp(tmp_path):
     path = tmp_path / "emodeca.ckpt"
     torch.save({"state_dict": state, "epoch": 3}, path)
     model = convert_emoca_checkpoint(str(path))
-    assert model.config.hidden_size == 24 and model.config.num_hidden_layers == 4 and model.config.num_classes == 8
+    assert (
+        model.config.hidden_size == 24
+        and model.config.num_hidden_layers == 4
+        and model.config.num_classes == 8
+    )
     shape, expression, jaw = torch.randn(6, 100), torch.randn(6, 50), torch.randn(6, 3)
     expected = reference(torch.cat([shape, expression, jaw], dim=1))
     out = model(shape=shape, expression=expression, jaw_pose=jaw)
