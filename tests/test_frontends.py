@@ -1,0 +1,185 @@
+"""Speech front ends on tiny random models: audio preparation, SpeechTokenizer codes, Whisper words, raw path."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from mmlistener import EmotionRecognizer, EmotionRecognizerConfig, ListenerProcessor
+from mmlistener.processing import (
+    SpeechTokenizerCodes,
+    WhisperASR,
+    gpt2_tokenizer_from_tiktoken,
+    import_speechtokenizer_model,
+    load_audio,
+    prepare_audio,
+)
+
+TINY_SPEECHTOKENIZER = {
+    "n_filters": 4,
+    "dimension": 16,
+    "semantic_dimension": 16,
+    "strides": [8, 5, 4, 2],
+    "lstm_layers": 1,
+    "bidirectional": True,
+    "dilation_base": 2,
+    "residual_kernel_size": 3,
+    "n_residual_layers": 1,
+    "activation": "ELU",
+    "sample_rate": 16000,
+    "n_q": 3,
+    "codebook_size": 1024,
+}
+
+
+def sine(frequency, seconds, sampling_rate, amplitude=0.5):
+    t = np.arange(int(seconds * sampling_rate)) / sampling_rate
+    return (amplitude * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def dominant_frequency(signal, sampling_rate):
+    spectrum = np.abs(np.fft.rfft(signal * np.hanning(len(signal))))
+    return np.fft.rfftfreq(len(signal), 1 / sampling_rate)[spectrum.argmax()]
+
+
+@pytest.fixture(scope="module")
+def codec():
+    torch.manual_seed(0)
+    codec = SpeechTokenizerCodes.from_config(TINY_SPEECHTOKENIZER)
+    with torch.no_grad():  # a random model's k-means codebooks start at zero: spread them over the latents
+        latent = codec.model.encoder(torch.randn(1, 1, 16000) * 0.1)
+        for layer in codec.model.quantizer.vq.layers:
+            layer._codebook.embed.normal_(std=float(latent.std()))
+            layer._codebook.inited.fill_(1)
+    return codec
+
+
+@pytest.fixture(scope="module")
+def asr():
+    """A random tiny Whisper whose decoder always prefers the token " hello"."""
+    from whisper.model import ModelDimensions, Whisper
+    from whisper.tokenizer import get_tokenizer
+
+    dims = ModelDimensions(
+        n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
+        n_vocab=51864, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Whisper(dims).eval()
+    hello = get_tokenizer(multilingual=False).encode(" hello")[0]
+    with torch.no_grad():
+        model.decoder.ln.weight.zero_()
+        model.decoder.ln.bias.normal_()
+        model.decoder.token_embedding.weight[hello] = 10 * model.decoder.ln.bias
+    return WhisperASR(model, language="en", temperature=0.0, without_timestamps=True, sample_len=3)
+
+
+def test_audio_stereo_any_rate_to_16k_mono():
+    left, right = sine(440, 1.0, 44100), sine(440, 1.0, 44100, amplitude=0.1)
+    stereo = np.stack([left, right], axis=1)  # (samples, channels), soundfile's layout
+    mono = prepare_audio(stereo, 44100)
+    assert mono.dtype == np.float32 and mono.shape == (16000,)
+    assert abs(dominant_frequency(mono, 16000) - 440) < 2
+    assert abs(np.abs(mono[1000:-1000]).max() - 0.3) < 0.01  # the channel mean
+    np.testing.assert_allclose(prepare_audio(stereo.T, 44100), mono)  # (channels, samples) too
+    np.testing.assert_allclose(prepare_audio(torch.from_numpy(stereo.T), 44100), mono)
+    assert prepare_audio(sine(440, 0.5, 16000), 16000).shape == (8000,)  # no resampling at 16 kHz
+
+
+def test_audio_bad_inputs_are_named(tmp_path):
+    with pytest.raises(ValueError, match="sampling_rate is required"):
+        prepare_audio(sine(440, 0.1, 16000), None)
+    with pytest.raises(ValueError, match="positive integer"):
+        prepare_audio(sine(440, 0.1, 16000), 22050.5)
+    with pytest.raises(ValueError, match="channel axis"):
+        prepare_audio(np.zeros((100, 200), dtype=np.float32), 16000)
+    noisy = sine(440, 0.1, 16000)
+    noisy[10] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        prepare_audio(noisy, 16000)
+    with pytest.raises(ValueError, match="no audio file"):
+        load_audio(str(tmp_path / "missing.wav"))
+
+
+def test_load_audio_reads_and_resamples_a_file(tmp_path):
+    path = tmp_path / "speech.wav"
+    soundfile.write(path, np.stack([sine(300, 2.0, 22050)] * 2, axis=1), 22050)
+    audio = load_audio(str(path))
+    assert audio.shape == (32000,) and abs(dominant_frequency(audio, 16000) - 300) < 2
+
+
+def test_speechtokenizer_model_imports_without_the_package_init():
+    module = import_speechtokenizer_model()
+    assert module.__name__ == "speechtokenizer.model"
+    assert "speechtokenizer.trainer" not in sys.modules and "torchaudio" not in sys.modules
+
+
+def test_acoustic_codes_are_the_second_quantizer(codec):
+    audio = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    content, acoustic = codec.encode(audio)
+    assert len(content) == len(acoustic) == 50  # 50 Hz
+    model = codec.model
+    with torch.no_grad():
+        wav = torch.from_numpy(audio)[None, None]
+        latent = model.encoder(wav)
+        first, second = model.quantizer.vq.layers[:2]
+        level1 = first.encode(latent)
+        level2 = second.encode(latent - first.decode(level1))  # level 2 quantises the residual of level 1
+        wrong = model.encode(wav, n_q=2, st=1)[0, 0]  # the trap: level 2's codebook on the raw latent
+    assert content == level1[0].tolist()
+    assert acoustic == level2[0].tolist()
+    assert acoustic != wrong.tolist()
+    assert len(set(acoustic)) > 1
+
+
+def test_speechtokenizer_from_checkpoint(tmp_path, codec):
+    config_path, checkpoint_path = tmp_path / "config.json", tmp_path / "SpeechTokenizer.pt"
+    config_path.write_text(json.dumps(TINY_SPEECHTOKENIZER))
+    torch.save(codec.model.state_dict(), checkpoint_path)
+    loaded = SpeechTokenizerCodes.from_checkpoint(str(config_path), str(checkpoint_path))
+    audio = np.random.default_rng(1).standard_normal(8000).astype(np.float32) * 0.1
+    assert loaded.encode(audio) == codec.encode(audio)
+    with pytest.raises(ValueError, match="no SpeechTokenizer file"):
+        SpeechTokenizerCodes.from_checkpoint(str(config_path), str(tmp_path / "missing.pt"))
+    with pytest.raises(ValueError, match="mono"):
+        codec.encode(np.zeros((2, 100), dtype=np.float32))
+
+
+def test_whisper_words_with_timestamps(asr):
+    words = asr.transcribe(sine(200, 4.0, 16000, amplitude=0.1))
+    assert words and {word["text"] for word in words} == {"hello"}
+    starts, ends = [w["start"] for w in words], [w["end"] for w in words]
+    assert all(0 <= s <= e <= 4.0 + 1e-6 for s, e in zip(starts, ends))
+    assert starts == sorted(starts)
+
+
+def test_raw_path_equals_the_feature_path(asr, codec):
+    torch.manual_seed(0)
+    recognizer = EmotionRecognizer(EmotionRecognizerConfig(hidden_size=16)).eval()
+    processor = ListenerProcessor(
+        gpt2_tokenizer_from_tiktoken(), asr=asr, acoustic_codec=codec, emotion_recognizer=recognizer
+    )
+    rng = np.random.default_rng(0)
+    motion, shape = rng.standard_normal((60, 56)), rng.standard_normal(100)  # 2 s at 30 fps
+    stereo = np.stack([sine(220, 2.5, 44100), sine(330, 2.5, 44100)], axis=1)  # longer than the motion
+    raw = processor(audio=stereo, sampling_rate=44100, speaker_motion=motion, speaker_shape=shape)
+
+    audio = prepare_audio(stereo, 44100)[:32000]  # the clip's 2 s at 16 kHz
+    _, acoustic = codec.encode(audio)
+    features = processor(
+        words=asr.transcribe(audio), acoustic_codes=acoustic, speaker_motion=motion, speaker_shape=shape
+    )
+    assert raw["input_ids"] == features["input_ids"]
+    assert "hello" in processor.decode(raw["input_ids"][0])
+
+    slightly_short = stereo[: int(44100 * 1.9)]  # 0.1 s short: padded with silence
+    processor(audio=slightly_short, sampling_rate=44100, speaker_motion=motion, speaker_shape=shape)
+    with pytest.raises(ValueError, match="audio lasts 1.00 s but the motion lasts 2.00 s"):
+        processor(audio=stereo, sampling_rate=88200 * 1.25, speaker_motion=motion, speaker_shape=shape)
+    with pytest.raises(ValueError, match="set asr_checkpoint"):
+        ListenerProcessor(processor.tokenizer, acoustic_codec=codec)(
+            audio=stereo, sampling_rate=44100, num_frames=60, emotion_ids=[0] * 8
+        )
