@@ -363,3 +363,12 @@ def test_batch_decode_strips_padding(processor):
         "hey <sa> </sa> <emo> <E:1> </emo> <lr> <L0> </lr>",
         "<sa> </sa> <emo> <E:2> </emo> <lr> <L0> </lr>",
     ]
+
+
+def test_columnar_words_from_datasets(processor):
+    rows = [{"text": "so", "start": 0.0, "end": 0.1}, {"text": "yes", "start": 0.3, "end": 0.5}]
+    columns = {"text": ["so", "yes"], "start": [0.0, 0.3], "end": [0.1, 0.5]}
+    expected = processor(words=rows, emotion_ids=[0] * 3, num_frames=24)["input_ids"]
+    assert processor(words=columns, emotion_ids=[0] * 3, num_frames=24)["input_ids"] == expected
+    batched = processor(words=[columns, columns], emotion_ids=[[0] * 3] * 2, num_frames=[24, 24])["input_ids"]
+    assert batched == expected * 2

@@ -473,6 +473,8 @@ class ListenerProcessor(ProcessorMixin):
     # -- words -------------------------------------------------------------------------------------
 
     def _word_times(self, words, name: str) -> list[tuple[str, float]]:
+        if isinstance(words, dict):  # columnar form {"text": [...], "end": [...]} (a datasets Sequence)
+            words = [dict(zip(words, values)) for values in zip(*words.values())]
         parsed = []
         for word in words or []:
             if "text" not in word or "end" not in word:
@@ -698,11 +700,13 @@ def _is_batched(name: str, value) -> bool | None:
         if name == "audio":
             return None  # an array may be stereo (2-D): batches of audio are lists
         return np.ndim(value) == item_ndim + 1
+    if name in ("words", "history_words") and isinstance(value, dict):
+        return False  # one clip's words in columnar form
     if len(value) == 0:
         return None
     first = value[0]
     if name in ("words", "history_words"):
-        return not isinstance(first, dict)
+        return not (isinstance(first, dict) and np.ndim(first.get("text")) == 0)
     return np.ndim(first) > 0
 
 
