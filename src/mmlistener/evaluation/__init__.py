@@ -1,5 +1,22 @@
-"""The paper's metrics, baselines and results table."""
+"""The paper's metrics, baselines and results table.
 
+- `metrics`: one function per metric on one window (`l2`, `frechet_distance`, ...), plain numpy/scipy.
+- `scoring`: averages them over a split (`score_predictions`, `score_ground_truth`).
+- `baselines`, `random_walk`: the paper's baselines, with `ListenerPipeline`'s `fit` / `predict` interface.
+- `results`: `evaluate_systems` (generate, score, save the Table 1 layout and plots).
+- `vqvae_metrics`: the VQ-VAE table (reconstruction, commitment, perplexity).
+- `listener_metrics_path()`: the `evaluate` module, for `evaluate.load(listener_metrics_path())`.
+"""
+
+from .baselines import (
+    ListenerSystem,
+    NearestMotionBaseline,
+    NearestSpeechBaseline,
+    RandomBaseline,
+    fit_length,
+    sentence_transformer_embedder,
+    window_text,
+)
 from .hub_metric import listener_metrics_path
 from .metrics import (
     diversity,
@@ -12,22 +29,49 @@ from .metrics import (
     variation,
     window_means,
 )
+from .plots import plot_motion_comparison
+from .random_walk import RandomWalkBaseline, codebook_neighbors, random_walk
+from .results import as_examples, evaluate_systems, format_results_table, save_results
 from .scoring import RecognizerValence, ValenceFn, as_motion, score_ground_truth, score_predictions
+from .systems import SYSTEM_NAMES, build_systems, load_split
+from .vqvae_metrics import code_perplexity, save_vqvae_results, score_vqvae, vqvae_table
 
 __all__ = [
+    "SYSTEM_NAMES",
+    "ListenerSystem",
+    "NearestMotionBaseline",
+    "NearestSpeechBaseline",
+    "RandomBaseline",
+    "RandomWalkBaseline",
     "RecognizerValence",
     "ValenceFn",
+    "as_examples",
     "as_motion",
+    "build_systems",
+    "code_perplexity",
+    "codebook_neighbors",
     "diversity",
+    "evaluate_systems",
+    "fit_length",
+    "format_results_table",
     "frechet_distance",
     "frechet_distance_from_statistics",
     "gaussian_statistics",
     "l2",
     "l2_affect",
     "listener_metrics_path",
+    "load_split",
     "paired_frechet_distance",
+    "plot_motion_comparison",
+    "random_walk",
+    "save_results",
+    "save_vqvae_results",
     "score_ground_truth",
     "score_predictions",
+    "score_vqvae",
+    "sentence_transformer_embedder",
     "variation",
+    "vqvae_table",
     "window_means",
+    "window_text",
 ]

