@@ -41,6 +41,7 @@ def test_fit_length_cuts_or_holds_the_last_frame():
 def test_window_text_joins_the_words():
     assert window_text({"words": [{"text": " i "}, {"text": "see"}]}) == "i see"
     assert window_text({"words": []}) == ""
+    assert window_text({"words": {"text": ["you", " too"], "start": [0.0, 0.1], "end": [0.1, 0.2]}}) == "you too"
 
 
 def test_random_baseline_returns_seeded_train_windows():

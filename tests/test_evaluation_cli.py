@@ -6,6 +6,7 @@ import datasets
 import numpy as np
 import pytest
 
+from mmlistener.data.features import EXAMPLE_FEATURES
 from mmlistener.data.synthetic import sample_identity_motion
 from mmlistener.evaluation import (
     RandomBaseline,
@@ -31,6 +32,7 @@ def _windows(num: int, frames: int, seed: int) -> list[dict]:
             "words": [{"text": w, "start": 0.2 * k, "end": 0.2 * k + 0.2} for k, w in enumerate(SENTENCES[i % 4].split())],
             "history_words": [],
             "acoustic_codes": [],
+            "content_codes": [],
             "emotion_ids": [],
             "source": f"clip{i}",
             "start_frame": 0,
@@ -81,7 +83,7 @@ def test_evaluate_systems_refuses_a_system_named_gt():
 
 def _save_dataset(path) -> None:
     splits = {"train": _windows(6, 48, seed=0), "test": _windows(4, 40, seed=1)}
-    datasets.DatasetDict({name: datasets.Dataset.from_list(rows) for name, rows in splits.items()}).save_to_disk(path)
+    datasets.DatasetDict({name: datasets.Dataset.from_list(rows, features=EXAMPLE_FEATURES) for name, rows in splits.items()}).save_to_disk(path)
 
 
 def test_command_line_writes_the_table_for_the_baselines(tmp_path, monkeypatch, capsys):

@@ -34,8 +34,10 @@ def fit_length(motion: np.ndarray, frames: int) -> np.ndarray:
 
 
 def window_text(example: dict) -> str:
-    """The words spoken in the window (`example["words"]`), joined by spaces."""
-    return " ".join(word["text"].strip() for word in example.get("words") or []).strip()
+    """The words spoken in the window (`example["words"]`, a list of word dicts or columnar), joined by spaces."""
+    words = example.get("words") or []
+    texts = words["text"] if isinstance(words, dict) else [word["text"] for word in words]
+    return " ".join(text.strip() for text in texts).strip()
 
 
 class _RetrievalBaseline:
