@@ -10,13 +10,16 @@ import torch
 
 from mmlistener import EmotionRecognizer, EmotionRecognizerConfig, ListenerProcessor
 from mmlistener.processing import (
+    FasterWhisperASR,
     SpeechTokenizerCodes,
     WhisperASR,
     gpt2_tokenizer_from_tiktoken,
     import_speechtokenizer_model,
+    load_asr,
     load_audio,
     prepare_audio,
 )
+from mmlistener.processing.tokenizer import GPT2_PATTERN, whisper_gpt2_ranks_path
 
 TINY_SPEECHTOKENIZER = {
     "n_filters": 4,
@@ -156,6 +159,57 @@ def test_whisper_words_with_timestamps(asr):
     assert starts == sorted(starts)
 
 
+@pytest.fixture(scope="module")
+def faster_whisper_dir(tmp_path_factory):
+    """A tiny random CTranslate2 Whisper (English vocabulary) whose decoder always prefers " hello"."""
+    ctranslate2 = pytest.importorskip("ctranslate2", reason="faster-whisper is an optional backend")
+    import whisper.tokenizer
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    specials = ["<|endoftext|>", "<|startoftranscript|>"]
+    specials += [f"<|{code}|>" for code in list(whisper.tokenizer.LANGUAGES)[:99]]
+    specials += ["<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", "<|nospeech|>"]
+    specials += ["<|notimestamps|>", *[f"<|{i * 0.02:.2f}|>" for i in range(1501)]]
+    text_tokenizer = TikTokenConverter(
+        vocab_file=whisper_gpt2_ranks_path(), pattern=GPT2_PATTERN, extra_special_tokens=specials
+    ).converted()
+    hello = text_tokenizer.encode(" hello", add_special_tokens=False).ids[0]
+    config = WhisperConfig(
+        vocab_size=51864, num_mel_bins=80, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, d_model=32, encoder_ffn_dim=64, decoder_ffn_dim=64,
+        decoder_start_token_id=50257, eos_token_id=50256, pad_token_id=50256, bos_token_id=50256,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        norm = model.model.decoder.layer_norm
+        norm.weight.zero_()
+        norm.bias.normal_()
+        model.model.decoder.embed_tokens.weight[hello] = 10 * norm.bias
+    root = tmp_path_factory.mktemp("faster_whisper")
+    model.save_pretrained(root / "hf")
+    ctranslate2.converters.TransformersConverter(str(root / "hf")).convert(str(root / "ct2"))
+    text_tokenizer.save(str(root / "ct2" / "tokenizer.json"))
+    vocabulary = [text_tokenizer.id_to_token(i) for i in range(text_tokenizer.get_vocab_size())]
+    (root / "ct2" / "vocabulary.json").write_text(json.dumps(vocabulary))
+    return str(root / "ct2")
+
+
+def test_faster_whisper_backend_gives_the_same_word_format(faster_whisper_dir):
+    asr = load_asr(
+        "faster-whisper", faster_whisper_dir, compute_type="float32", temperature=0.0,
+        without_timestamps=True, max_new_tokens=3,
+    )  # fmt: skip
+    assert isinstance(asr, FasterWhisperASR)
+    words = asr.transcribe(sine(200, 4.0, 16000, amplitude=0.1))
+    assert words and {word["text"] for word in words} == {"hello"}
+    assert all(set(word) == {"text", "start", "end"} for word in words)
+    assert all(0 <= word["start"] <= word["end"] <= 4.0 + 1e-6 for word in words)
+    with pytest.raises(ValueError, match="unknown ASR backend"):
+        load_asr("kaldi", faster_whisper_dir)
+
+
 def test_raw_path_equals_the_feature_path(asr, codec):
     torch.manual_seed(0)
     recognizer = EmotionRecognizer(EmotionRecognizerConfig(hidden_size=16)).eval()
@@ -175,8 +229,12 @@ def test_raw_path_equals_the_feature_path(asr, codec):
     assert raw["input_ids"] == features["input_ids"]
     assert "hello" in processor.decode(raw["input_ids"][0])
 
+    no_words = ListenerProcessor(processor.tokenizer, modalities=["acoustic"], acoustic_codec=codec)
     slightly_short = stereo[: int(44100 * 1.9)]  # 0.1 s short: padded with silence
-    processor(audio=slightly_short, sampling_rate=44100, speaker_motion=motion, speaker_shape=shape)
+    padded = no_words(audio=slightly_short, sampling_rate=44100, num_frames=60)
+    _, expected = codec.encode(np.pad(prepare_audio(slightly_short, 44100), (0, 1600)))
+    acoustic_ids = [t - processor.layout.acoustic_offset for t in padded["input_ids"][0]]
+    assert [code for code in acoustic_ids if 0 <= code < 1024] == expected
     with pytest.raises(ValueError, match="audio lasts 1.00 s but the motion lasts 2.00 s"):
         processor(audio=stereo, sampling_rate=88200 * 1.25, speaker_motion=motion, speaker_shape=shape)
     with pytest.raises(ValueError, match="set asr_checkpoint"):
