@@ -1,1 +1,24 @@
-"""Dataset builders and the synthetic dyadic corpus."""
+"""Dataset builders (L2L-trevor, RealTalk), the example schema, and the synthetic dyadic corpus."""
+
+from .features import EXAMPLE_FEATURES
+from .l2l_trevor import L2LTrevor, L2LTrevorConfig
+from .loading import build_dataset
+from .reading import load_torch_file, motion_statistics
+from .synthetic import DyadicClip, sample_dyadic_clip, sample_identity_motion, write_synthetic_corpus
+from .windowing import resample_motion, window_bounds, window_words
+
+__all__ = [
+    "EXAMPLE_FEATURES",
+    "DyadicClip",
+    "L2LTrevor",
+    "L2LTrevorConfig",
+    "build_dataset",
+    "load_torch_file",
+    "motion_statistics",
+    "resample_motion",
+    "sample_dyadic_clip",
+    "sample_identity_motion",
+    "write_synthetic_corpus",
+    "window_bounds",
+    "window_words",
+]

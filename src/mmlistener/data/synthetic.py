@@ -1,4 +1,4 @@
-"""Seeded synthetic 3DMM motion with identity-dependent style.
+"""Seeded synthetic 3DMM motion with identity-dependent style, and a synthetic dyadic corpus.
 
 Motion is 56-dim per frame (50 FLAME expression + 3 head rotation + 3 jaw, REFERENCE layout).
 Each identity has a shape vector beta (100,) which sets a per-channel offset and scale:
@@ -9,6 +9,10 @@ Each identity has a shape vector beta (100,) which sets a per-channel offset and
 the 56 channels, plus smoothed noise. A model that removes per-sequence statistics (instance
 norm) sees the same content for every identity, and one that re-injects beta (AdaIN) can restore
 the style: the structure the identity-disentangled VQ-VAE is built for.
+
+The dyadic corpus (`sample_dyadic_clip`, `write_synthetic_corpus`) builds conversations on top of
+that: a speaker talks, a listener reacts by rules that a model can learn from the speaker's words,
+acoustic codes and emotion (see `sample_dyadic_clip` for the rules).
 """
 
 from dataclasses import dataclass
@@ -47,7 +51,9 @@ def identity_style(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return offset, scale
 
 
-def content_motion(num_frames: int, rng: np.random.Generator, fps: int = 30, num_factors: int = 6) -> np.ndarray:
+def content_motion(
+    num_frames: int, rng: np.random.Generator, fps: int = 30, num_factors: int = 6
+) -> np.ndarray:
     """Identity-free motion content `(num_frames, 56)` with zero mean per channel on average."""
     t = np.arange(num_frames) / fps
     freqs = rng.uniform(0.2, 2.0, size=num_factors)
@@ -97,3 +103,311 @@ def sample_identity_motion(
     index = rng.integers(0, num_identities, size=num_sequences)
     motion = np.stack([apply_style(content_motion(num_frames, rng, fps=fps), betas[i]) for i in index])
     return IdentityMotion(motion=motion.astype(np.float32), identity=betas[index], identity_index=index)
+
+
+# --------------------------------------------------------------------------------------------------
+# The dyadic corpus: a speaker talks, a listener reacts.
+
+GROUP_SIZE = 8  # frames per emotion id and per listener token
+CODE_RATE = 50  # acoustic / content codes per second
+NUM_EMOTIONS = (
+    8  # AffectNet order: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt
+)
+SPEAKER_EMOTIONS = (0, 1, 2, 3, 6)  # the classes the speaker's Markov chain visits
+EMOTION_STAY = 0.9  # probability that the speaker's emotion stays the same from one group to the next
+AROUSAL = {0: 0.3, 1: 0.8, 2: 0.2, 3: 0.9, 6: 1.0}
+NEUTRAL_WORDS = (
+    "so", "the", "we", "went", "to", "a", "place", "and", "then", "it", "was", "there", "people", "you",
+    "know", "today", "about", "with",
+)  # fmt: skip
+EMOTION_WORDS = {
+    0: (),
+    1: ("great", "love", "wonderful", "happy", "amazing"),
+    2: ("sad", "sorry", "lost", "miss", "alone"),
+    3: ("wow", "suddenly", "unbelievable", "really", "surprise"),
+    6: ("hate", "angry", "unfair", "terrible", "furious"),
+}
+JOKE_WORDS = ("punchline", "kidding", "bananas")
+LEXICON = NEUTRAL_WORDS + tuple(w for words in EMOTION_WORDS.values() for w in words) + JOKE_WORDS
+EMOTION_WORD_RATE = 0.35  # share of words drawn from the current emotion's words
+JOKE_RATE = 0.3  # share of utterances ending on a joke word
+SILENCE_CODES = 16  # acoustic and content codes [0, 16) mean silence
+
+# listener response lags and shapes, in frames at 30 fps
+CONTAGION_LAG = 12
+NOD_LAG, NOD_FRAMES = 6, 24
+LAUGH_LAG, LAUGH_FRAMES = 9, 36
+HEAD_PITCH, HEAD_ROLL, JAW_OPEN = 50, 52, 53  # channels of the 56: rotation x, rotation z, jaw rotation x
+_PROTOTYPE_SEED = 20250612
+
+
+def emotion_prototypes() -> np.ndarray:
+    """Identity-free expression content `(8, 56)` of each emotion class; Neutral is all zeros."""
+    rng = np.random.default_rng(_PROTOTYPE_SEED)
+    prototypes = rng.standard_normal((NUM_EMOTIONS, MOTION_DIM)) * 0.8 * channel_amplitude()
+    prototypes[0] = 0.0
+    return prototypes
+
+
+@dataclass
+class DyadicClip:
+    """One synthetic conversation clip, frames `[0, num_frames)` (times in seconds from frame 0).
+
+    Attributes:
+        speaker_motion, listener_motion (`np.ndarray` `(num_frames, 56)`, float32): raw styled motion.
+        speaker_emotion (`np.ndarray` `(num_frames,)`, int64): the speaker's true emotion class per frame.
+        words (`list[dict]`): `{"text", "start", "end"}`, including words spoken before frame 0 (negative times).
+        acoustic_codes, content_codes (`np.ndarray` `(round(num_frames * 50 / fps),)`, int64): 50 Hz codes.
+    """
+
+    speaker_motion: np.ndarray
+    listener_motion: np.ndarray
+    speaker_emotion: np.ndarray
+    words: list
+    acoustic_codes: np.ndarray
+    content_codes: np.ndarray
+
+
+def _smooth(x: np.ndarray, seconds: float, fps: int) -> np.ndarray:
+    """First-order low-pass along time (axis 0) with time constant `seconds`."""
+    from scipy.signal import lfilter
+
+    alpha = 1.0 - np.exp(-1.0 / (seconds * fps))
+    return lfilter([alpha], [1.0, alpha - 1.0], x, axis=0, zi=(1 - alpha) * x[:1])[0]
+
+
+def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Generator):
+    """Per-group emotion chain, then utterances of words that follow it; frames counted from -lead."""
+    total = lead + num_frames
+    num_groups = -(-total // GROUP_SIZE)
+    chain = [rng.choice(SPEAKER_EMOTIONS)]
+    for _ in range(num_groups - 1):
+        chain.append(chain[-1] if rng.random() < EMOTION_STAY else rng.choice(SPEAKER_EMOTIONS))
+    emotion = np.repeat(np.asarray(chain, dtype=np.int64), GROUP_SIZE)[:total]
+    words, pauses, jokes = [], [], []
+    t, end_time = -lead / fps + rng.uniform(0.0, 0.5), num_frames / fps
+    while t < end_time:
+        utterance_end = t + rng.uniform(1.2, 3.5)
+        joke = rng.random() < JOKE_RATE
+        while t < utterance_end:
+            duration = rng.uniform(0.18, 0.4)
+            current = int(emotion[min(int((t + lead / fps) * fps), total - 1)])
+            if rng.random() < EMOTION_WORD_RATE and EMOTION_WORDS[current]:
+                text = str(rng.choice(EMOTION_WORDS[current]))
+            else:
+                text = str(rng.choice(NEUTRAL_WORDS))
+            words.append({"text": text, "start": t, "end": t + duration})
+            t += duration + 0.03
+        if joke:
+            words.append({"text": str(rng.choice(JOKE_WORDS)), "start": t, "end": t + 0.4})
+            jokes.append(t + 0.4)
+            t += 0.43
+        pauses.append(t)
+        t += rng.uniform(0.5, 1.2)
+    return emotion, words, pauses, jokes
+
+
+def _speaking(words: list, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per time: whether a word is being spoken, and which lexicon entry (-1 in silence)."""
+    active = np.full(len(times), -1, dtype=np.int64)
+    for word in words:
+        inside = (times >= word["start"]) & (times < word["end"])
+        active[inside] = LEXICON.index(word["text"])
+    return active >= 0, active
+
+
+def _bump(length: int, start: float, frames: int, fps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Envelope (Hann, `frames` long, starting at frame `start`) over `length` frames, and seconds into it."""
+    k = np.arange(length) - start
+    inside = (k >= 0) & (k < frames)
+    envelope = np.where(inside, np.sin(np.pi * np.clip(k, 0, frames) / frames) ** 2, 0.0)
+    return envelope, k / fps
+
+
+def sample_dyadic_clip(
+    num_frames: int,
+    speaker_beta: np.ndarray,
+    listener_beta: np.ndarray,
+    rng: np.random.Generator,
+    fps: int = 30,
+    lead_frames: int = 96,
+) -> DyadicClip:
+    """Sample one conversation clip. The rules (all lags at 30 fps; the clip starts `lead_frames` earlier so
+    that frame 0 already has history):
+
+    Speaker
+      - Emotion: a Markov chain over Neutral, Happy, Sad, Surprise, Anger, one state per group of 8 frames,
+        staying with probability 0.9. Expression content eases (time constant 0.2 s) towards the emotion's
+        prototype (`emotion_prototypes`), plus identity-free idle motion (`content_motion` x 0.25).
+      - Words: utterances of 1.2-3.5 s separated by pauses of 0.5-1.2 s; words last 0.18-0.4 s; 35 % of
+        them are words of the current emotion ("great", "sad", "wow", "hate", ...), the rest neutral; 30 % of
+        utterances end on a joke word ("punchline", "kidding", "bananas"). While a word is spoken the jaw and
+        mouth move at 4 Hz.
+      - Acoustic codes (50 Hz): [0, 16) in silence; while speaking `16 + 160 * e + 32 * loudness + noise(32)`
+        with `e` the emotion's index among the five and a loudness in 0..4 that follows the 4 Hz syllable
+        envelope scaled by the emotion's arousal (Anger, Surprise loud; Sad quiet). Content codes: [0, 16)
+        in silence, `16 + 8 * lexicon index + noise(8)` while a word is spoken.
+    Listener (content, then `apply_style` with the listener's beta)
+      - Emotion contagion: expression eases (0.3 s) towards 0.7 x the prototype of the speaker's emotion of
+        12 frames (1.5 groups) earlier.
+      - Nods at pauses: 6 frames after each utterance ends, a 24-frame double nod (head pitch, +-0.15 rad).
+      - Laughter after jokes: 9 frames after a joke word ends, 36 frames of laughter (1.2 x Happy prototype,
+        jaw opening at 5 Hz, head thrown back 0.06 rad).
+      - Idle motion: `content_motion` x 0.1 (the only part not predictable from the speaker).
+
+    Random windows or nearest neighbours by speaker motion return another moment (wrong timing of nods and
+    laughs, other emotion) and mostly another listener (wrong style); a model that reads the speaker's
+    streams and decodes in the listener's identity can recover almost all of the listener's motion.
+    """
+    if num_frames <= 0:
+        raise ValueError(f"num_frames must be positive, got {num_frames}")
+    total = lead_frames + num_frames
+    emotion, words, pauses, jokes = _speaker_timeline(num_frames, lead_frames, fps, rng)
+    prototypes = emotion_prototypes()
+    times = (np.arange(total) - lead_frames) / fps
+    speaking, _ = _speaking(words, times)
+    syllables = 0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * times)
+
+    speaker = _smooth(prototypes[emotion], 0.2, fps) + 0.25 * content_motion(total, rng, fps=fps)
+    talk = speaking * syllables
+    speaker[:, JAW_OPEN] += 0.12 * talk
+    speaker[:, :4] += 0.4 * talk[:, None]
+
+    lagged = np.concatenate([np.full(CONTAGION_LAG, emotion[0]), emotion[:-CONTAGION_LAG]])
+    listener = _smooth(0.7 * prototypes[lagged], 0.3, fps) + 0.1 * content_motion(total, rng, fps=fps)
+    for pause in pauses:
+        envelope, seconds = _bump(total, pause * fps + lead_frames + NOD_LAG, NOD_FRAMES, fps)
+        listener[:, HEAD_PITCH] -= 0.15 * envelope * np.sin(2 * np.pi * seconds / (NOD_FRAMES / fps / 2))
+    for joke in jokes:
+        envelope, seconds = _bump(total, joke * fps + lead_frames + LAUGH_LAG, LAUGH_FRAMES, fps)
+        listener += 1.2 * envelope[:, None] * prototypes[1]
+        listener[:, JAW_OPEN] += 0.1 * envelope * (0.5 + 0.5 * np.sin(2 * np.pi * 5.0 * seconds))
+        listener[:, HEAD_PITCH] += 0.06 * envelope
+
+    code_times = np.arange(round(num_frames * CODE_RATE / fps)) / CODE_RATE
+    code_speaking, lexicon_index = _speaking(words, code_times)
+    code_emotion = emotion[np.minimum((code_times * fps).astype(np.int64) + lead_frames, total - 1)]
+    band = np.searchsorted(np.asarray(SPEAKER_EMOTIONS), code_emotion)
+    arousal = np.asarray([AROUSAL[int(e)] for e in code_emotion])
+    loudness = np.rint(4 * arousal * (0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * code_times))).astype(np.int64)
+    silence = rng.integers(0, SILENCE_CODES, size=len(code_times))
+    acoustic = np.where(
+        code_speaking, 16 + 160 * band + 32 * loudness + rng.integers(0, 32, len(code_times)), silence
+    )
+    content = np.where(code_speaking, 16 + 8 * lexicon_index + rng.integers(0, 8, len(code_times)), silence)
+
+    window = slice(lead_frames, total)
+    return DyadicClip(
+        speaker_motion=apply_style(speaker[window], speaker_beta).astype(np.float32),
+        listener_motion=apply_style(listener[window], listener_beta).astype(np.float32),
+        speaker_emotion=emotion[window],
+        words=[
+            {**w, "start": float(w["start"]), "end": float(w["end"])}
+            for w in words
+            if w["end"] <= num_frames / fps
+        ],
+        acoustic_codes=acoustic.astype(np.int64),
+        content_codes=content.astype(np.int64),
+    )
+
+
+def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, speaker_beta, listener_id, fps):
+    """One segment dict of LM-Listener's release (times on the source video's clock), plus the extra keys."""
+    import torch
+
+    num_frames = len(clip.speaker_motion)
+    offset = start_frame / fps
+    shifted = [
+        {"text": w["text"], "start": w["start"] + offset, "end": w["end"] + offset} for w in clip.words
+    ]
+
+    def shape(beta):  # constant over the clip: one row broadcast over the frames (stored once)
+        return torch.from_numpy(np.asarray(beta, dtype=np.float32)[None]).expand(num_frames, IDENTITY_DIM)
+
+    def tensor(array):
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+    return {
+        "fname": fname,
+        "split_start_frame": start_frame,
+        "split_end_frame": start_frame + num_frames,
+        "before_words": [w for w in shifted if w["end"] < offset],
+        "during_words": [w for w in shifted if w["end"] >= offset],
+        "p0_exp": tensor(clip.listener_motion[:, :EXPRESSION_DIM]),
+        "p0_pose": tensor(clip.listener_motion[:, EXPRESSION_DIM:]),
+        "p0_shape": shape(listener_beta),
+        # detail codes are not used by mmlistener: a zero row broadcast over the frames (stored once)
+        "p0_detail": torch.zeros(1, 128).expand(num_frames, 128),
+        "p1_exp": tensor(clip.speaker_motion[:, :EXPRESSION_DIM]),
+        "p1_pose": tensor(clip.speaker_motion[:, EXPRESSION_DIM:]),
+        "p1_shape": shape(speaker_beta),
+        "p1_emotion": tensor(clip.speaker_emotion),
+        "p1_acoustic_codes": tensor(clip.acoustic_codes),
+        "p1_content_codes": tensor(clip.content_codes),
+        "listener_id": listener_id,
+    }
+
+
+def write_synthetic_corpus(
+    out_dir: str,
+    num_train: int = 64,
+    num_val: int = 8,
+    num_test: int = 16,
+    seed: int = 0,
+    num_listeners: int = 4,
+    num_speakers: int = 6,
+    min_frames: int = 360,
+    max_frames: int = 720,
+    fps: int = 30,
+) -> str:
+    """Write a synthetic dyadic corpus in LM-Listener's release format and return `out_dir`.
+
+    Files: `segments_{train,val,test}.pth` (lists of segment dicts, read by `L2LTrevor("lm_listener")`) and
+    `mean.npy` / `std.npy` (56 values, listener motion of the train split). Besides the release's keys each
+    segment carries `p1_emotion` (the speaker's true emotion per frame), `p1_acoustic_codes` and
+    `p1_content_codes` (50 Hz from the segment's first frame) and `listener_id`. Segments last
+    `min_frames`-`max_frames` frames; each pairs one of `num_speakers` speakers with one of `num_listeners`
+    listeners (the same listeners in every split). Everything follows from `seed`; no audio is involved.
+    """
+    import os
+
+    import torch
+
+    counts = {"train": num_train, "val": num_val, "test": num_test}
+    if any(count <= 0 for count in counts.values()):
+        raise ValueError(f"every split needs at least one segment, got {counts}")
+    if not 0 < min_frames <= max_frames:
+        raise ValueError(f"need 0 < min_frames <= max_frames, got {min_frames}, {max_frames}")
+    betas = identity_betas(num_listeners + num_speakers, seed=seed)
+    listener_betas, speaker_betas = betas[:num_listeners], betas[num_listeners:]
+    os.makedirs(out_dir, exist_ok=True)
+    train_motion = []
+    for split_index, (split, count) in enumerate(counts.items()):
+        rng = np.random.default_rng([seed, split_index])
+        segments = []
+        for index in range(count):
+            listener, speaker = int(rng.integers(num_listeners)), int(rng.integers(num_speakers))
+            num_frames = int(rng.integers(min_frames, max_frames + 1))
+            clip = sample_dyadic_clip(
+                num_frames, speaker_betas[speaker], listener_betas[listener], rng, fps=fps
+            )
+            fname = f"synthetic/{split}/conversation_{index:04d}.mp4"
+            start = int(rng.integers(0, 30 * fps))
+            segments.append(
+                _segment(
+                    clip,
+                    fname,
+                    start,
+                    listener_betas[listener],
+                    speaker_betas[speaker],
+                    f"listener_{listener}",
+                    fps,
+                )
+            )
+            if split == "train":
+                train_motion.append(clip.listener_motion)
+        torch.save(segments, os.path.join(out_dir, f"segments_{split}.pth"))
+    frames = np.concatenate(train_motion).astype(np.float64)
+    np.save(os.path.join(out_dir, "mean.npy"), frames.mean(axis=0).astype(np.float32))
+    np.save(os.path.join(out_dir, "std.npy"), frames.std(axis=0).astype(np.float32))
+    return out_dir
