@@ -235,6 +235,8 @@ def test_raw_path_equals_the_feature_path(asr, codec):
     _, expected = codec.encode(np.pad(prepare_audio(slightly_short, 44100), (0, 1600)))
     acoustic_ids = [t - processor.layout.acoustic_offset for t in padded["input_ids"][0]]
     assert [code for code in acoustic_ids if 0 <= code < 1024] == expected
+    audio_only = no_words(audio=stereo, sampling_rate=44100)  # 2.5 s of audio alone: 75 frames, 10 groups
+    assert sum(audio_only["listener_slot_mask"][0]) == 10
     with pytest.raises(ValueError, match="audio lasts 1.00 s but the motion lasts 2.00 s"):
         processor(audio=stereo, sampling_rate=88200 * 1.25, speaker_motion=motion, speaker_shape=shape)
     with pytest.raises(ValueError, match="set asr_checkpoint"):

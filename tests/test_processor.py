@@ -229,11 +229,17 @@ def test_emotion_derived_from_speaker_motion(tokenizer):
     assert (
         processor(speaker_motion=motion, speaker_shape=shape, emotion_ids=[])["input_ids"] == out["input_ids"]
     )
+    # motion longer than the clip: the clip's frames decide
+    assert processor(speaker_motion=motion, speaker_shape=shape, num_frames=16)["input_ids"][0] == ids[: 2 * 6]
+    with pytest.raises(ValueError, match="too few"):
+        processor(speaker_motion=motion, speaker_shape=shape, num_frames=40)
     with pytest.raises(ValueError, match="emotion recogniser"):
         ListenerProcessor(tokenizer, modalities=["emotion"])(speaker_motion=motion, speaker_shape=shape)
     motion[5, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         processor(speaker_motion=motion, speaker_shape=shape)
+    with pytest.raises(ValueError, match="NaN"):  # even when the emotion ids are given
+        processor(speaker_motion=motion, emotion_ids=[0, 0, 0])
 
 
 def test_bad_inputs_get_clear_errors(processor):

@@ -22,8 +22,8 @@ def group_emotion_ids(frame_probabilities, group_size: int, num_groups: int | No
         raise ValueError(f"frame_probabilities must be (frames, classes) with frames > 0, got {probabilities.shape}")
     frames = probabilities.shape[0]
     num_groups = math.ceil(frames / group_size) if num_groups is None else num_groups
-    if num_groups * group_size - frames >= group_size or num_groups <= 0:
-        raise ValueError(f"{frames} frames cannot fill {num_groups} groups of {group_size} frames")
+    if num_groups <= 0 or not (num_groups - 1) * group_size < frames <= num_groups * group_size:
+        raise ValueError(f"{frames} frames do not make {num_groups} groups of {group_size} frames")
     starts = np.arange(num_groups) * group_size
     sums = np.add.reduceat(probabilities, starts, axis=0)
     counts = np.minimum(starts + group_size, frames) - starts

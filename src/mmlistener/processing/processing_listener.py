@@ -399,6 +399,10 @@ class ListenerProcessor(ProcessorMixin):
     def _encode_one(self, sample: dict, stage: str):
         """One clip -> (ids, group ids, listener-slot flags, scored flags), all numpy arrays."""
         sample = dict(sample)
+        if sample.get("speaker_motion") is not None:
+            sample["speaker_motion"] = _checked_motion(sample["speaker_motion"])
+        if sample.get("audio") is not None:
+            sample["audio"] = prepare_audio(sample["audio"], sample.get("sampling_rate"))
         num_frames = self._num_frames(sample)
         num_groups = self._resolve_groups(sample, num_frames)
         if sample.get("audio") is not None:
@@ -426,6 +430,8 @@ class ListenerProcessor(ProcessorMixin):
             num_frames = len(sample["listener_codes"]) * self.group_size
         elif sample.get("emotion_ids") is not None and len(sample["emotion_ids"]):
             num_frames = len(sample["emotion_ids"]) * self.group_size
+        elif sample.get("audio") is not None:
+            num_frames = len(sample["audio"]) * self.fps // SAMPLE_RATE
         else:
             raise ValueError("cannot tell the clip length: pass num_frames (or speaker_motion / listener_codes)")
         if num_frames <= 0:
@@ -451,7 +457,8 @@ class ListenerProcessor(ProcessorMixin):
     # -- raw path ----------------------------------------------------------------------------------
 
     def _run_audio_front_ends(self, sample, num_frames: int) -> None:
-        audio = prepare_audio(sample["audio"], sample.get("sampling_rate"))
+        """Words and codes of the clip's audio (16 kHz mono) for the streams not given as features."""
+        audio = sample["audio"]
         clip_samples = round(num_frames / self.fps * SAMPLE_RATE)
         missing = clip_samples - len(audio)
         if missing > self.group_seconds * SAMPLE_RATE:
@@ -462,13 +469,12 @@ class ListenerProcessor(ProcessorMixin):
         audio = np.pad(audio, (0, max(missing, 0)))[:clip_samples]
         if sample.get("words") is None and "words" in self.modalities:
             sample["words"] = self.asr.transcribe(audio)
-        needs = [name for name in ("acoustic", "content") if name in self.modalities]
-        if any(sample.get(f"{name}_codes") is None for name in needs):
-            content, acoustic = self.acoustic_codec.encode(audio)
-            sample.setdefault("acoustic_codes", None)
-            sample.setdefault("content_codes", None)
-            sample["acoustic_codes"] = acoustic if sample["acoustic_codes"] is None else sample["acoustic_codes"]
-            sample["content_codes"] = content if sample["content_codes"] is None else sample["content_codes"]
+        wanted = [name for name in ("acoustic", "content") if name in self.modalities]
+        if any(sample.get(f"{name}_codes") is None for name in wanted):
+            codes = dict(zip(("content", "acoustic"), self.acoustic_codec.encode(audio)))
+            for name in wanted:
+                if sample.get(f"{name}_codes") is None:
+                    sample[f"{name}_codes"] = codes[name]
 
     # -- words -------------------------------------------------------------------------------------
 
@@ -563,14 +569,12 @@ class ListenerProcessor(ProcessorMixin):
 
         Per-frame class probabilities from the emotion recogniser, averaged over each group, argmax.
         """
-        motion = np.asarray(speaker_motion, dtype=np.float32)
+        motion = _checked_motion(speaker_motion)
         shape = np.asarray(speaker_shape, dtype=np.float32).reshape(-1)
-        if motion.ndim != 2 or len(motion) == 0:
-            raise ValueError(f"speaker_motion must be (frames, dims) with frames > 0, got shape {motion.shape}")
-        if not np.isfinite(motion).all():
-            raise ValueError("speaker_motion contains NaN or infinite values")
-        if num_groups is not None and num_groups * self.group_size > len(motion) + self.group_size - 1:
-            raise ValueError(f"speaker_motion has {len(motion)} frames, too few for {num_groups} groups")
+        if num_groups is not None:
+            if num_groups * self.group_size > len(motion) + self.group_size - 1:
+                raise ValueError(f"speaker_motion has {len(motion)} frames, too few for {num_groups} groups")
+            motion = motion[: num_groups * self.group_size]
         probabilities = self.emotion_recognizer.predict_from_motion(motion, shape).probabilities
         return group_emotion_ids(probabilities.cpu().numpy(), self.group_size, num_groups)
 
@@ -674,6 +678,15 @@ class ListenerProcessor(ProcessorMixin):
     @property
     def model_input_names(self) -> list[str]:
         return ["input_ids", "attention_mask", "group_ids", "listener_slot_mask"]
+
+
+def _checked_motion(motion) -> np.ndarray:
+    motion = np.asarray(motion, dtype=np.float32)
+    if motion.ndim != 2 or len(motion) == 0:
+        raise ValueError(f"speaker_motion must be (frames, dims) with frames > 0, got shape {motion.shape}")
+    if not np.isfinite(motion).all():
+        raise ValueError("speaker_motion contains NaN or infinite values")
+    return motion
 
 
 def _special_name(layout: TokenLayout, token: int) -> str:
