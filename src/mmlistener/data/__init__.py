@@ -4,6 +4,7 @@ from .features import EXAMPLE_FEATURES
 from .l2l_trevor import L2LTrevor, L2LTrevorConfig
 from .loading import build_dataset
 from .reading import load_torch_file, motion_statistics
+from .realtalk import RealTalk, RealTalkConfig
 from .synthetic import DyadicClip, sample_dyadic_clip, sample_identity_motion, write_synthetic_corpus
 from .windowing import resample_motion, window_bounds, window_words
 
@@ -12,6 +13,8 @@ __all__ = [
     "DyadicClip",
     "L2LTrevor",
     "L2LTrevorConfig",
+    "RealTalk",
+    "RealTalkConfig",
     "build_dataset",
     "load_torch_file",
     "motion_statistics",

@@ -177,8 +177,12 @@ class L2LTrevor(datasets.GeneratorBasedBuilder):
                 {
                     "speaker_motion": speaker[start:end],
                     "listener_motion": listener[start:end],
-                    "listener_identity": motion["p0_shape"][start:end].mean(axis=0),
-                    "speaker_shape": motion["p1_shape"][start:end].mean(axis=0),
+                    "listener_identity": motion["p0_shape"][start:end]
+                    .mean(axis=0, dtype=np.float64)
+                    .astype(np.float32),
+                    "speaker_shape": motion["p1_shape"][start:end]
+                    .mean(axis=0, dtype=np.float64)
+                    .astype(np.float32),
                     "words": inside,
                     "history_words": history,
                     "acoustic_codes": window_codes(

@@ -4,6 +4,7 @@ import hashlib
 import os
 
 import datasets
+from datasets.exceptions import DatasetGenerationError
 
 
 def _data_dir_hash(data_dir: str) -> str:
@@ -48,7 +49,13 @@ def build_dataset(
         hash=_data_dir_hash(data_dir),
         **config_kwargs,
     )
-    builder.download_and_prepare(num_proc=num_proc)
+    try:
+        builder.download_and_prepare(num_proc=num_proc)
+    except DatasetGenerationError as error:
+        # the builders raise ValueErrors naming the file and key: surface them, not the generic wrapper
+        if isinstance(error.__cause__, ValueError):
+            raise error.__cause__ from None
+        raise
     dataset = builder.as_dataset()
     if verbose:
         sizes = ", ".join(f"{split}: {len(part)}" for split, part in dataset.items())
