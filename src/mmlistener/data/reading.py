@@ -2,7 +2,6 @@
 
 import os
 import pickle
-import zipfile
 from collections.abc import Mapping
 
 import numpy as np
@@ -27,8 +26,8 @@ def load_torch_file(path: str):
             f"{path} holds pickled objects other than tensors, numbers, strings and plain containers; refusing "
             f"to load it (it is read with torch.load(weights_only=True) only). Details: {error}"
         ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as error:
-        raise ValueError(f"{path} is not a readable torch file: {error}") from None
+    except Exception as error:  # torch raises many types on corrupt input (RuntimeError, IndexError, ...)
+        raise ValueError(f"{path} is not a readable torch file: {type(error).__name__}: {error}") from None
 
 
 def load_npy(path: str) -> np.ndarray:

@@ -156,7 +156,8 @@ class DyadicClip:
     Attributes:
         speaker_motion, listener_motion (`np.ndarray` `(num_frames, 56)`, float32): raw styled motion.
         speaker_emotion (`np.ndarray` `(num_frames,)`, int64): the speaker's true emotion class per frame.
-        words (`list[dict]`): `{"text", "start", "end"}`, including words spoken before frame 0 (negative times).
+        words (`list[dict]`): `{"text", "start", "end"}`, all the words spoken, including those
+            before frame 0 (negative times) and the last one, which may run past the clip.
         acoustic_codes, content_codes (`np.ndarray` `(round(num_frames * 50 / fps),)`, int64): 50 Hz codes.
     """
 
@@ -301,11 +302,7 @@ def sample_dyadic_clip(
         speaker_motion=apply_style(speaker[window], speaker_beta).astype(np.float32),
         listener_motion=apply_style(listener[window], listener_beta).astype(np.float32),
         speaker_emotion=emotion[window],
-        words=[
-            {**w, "start": float(w["start"]), "end": float(w["end"])}
-            for w in words
-            if w["end"] <= num_frames / fps
-        ],
+        words=[{**w, "start": float(w["start"]), "end": float(w["end"])} for w in words],
         acoustic_codes=acoustic.astype(np.int64),
         content_codes=content.astype(np.int64),
     )
@@ -332,7 +329,7 @@ def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, spea
         "split_start_frame": start_frame,
         "split_end_frame": start_frame + num_frames,
         "before_words": [w for w in shifted if w["end"] < offset],
-        "during_words": [w for w in shifted if w["end"] >= offset],
+        "during_words": [w for w in shifted if offset <= w["end"] <= offset + num_frames / fps],
         "p0_exp": tensor(clip.listener_motion[:, :EXPRESSION_DIM]),
         "p0_pose": tensor(clip.listener_motion[:, EXPRESSION_DIM:]),
         "p0_shape": shape(listener_beta),
