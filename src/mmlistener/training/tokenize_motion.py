@@ -1,0 +1,76 @@
+"""Add `listener_codes` (the VQ-VAE's codes of the listener motion) to every split of a dataset.
+
+```
+mmlistener-tokenize --dataset_path data/trevor --vqvae_path outputs/vqvae --output_path data/trevor_tokens
+```
+
+A window of `T` frames gets `T // downsample_rate` codes (one per complete group of frames), the listener
+tokens the LM is trained to predict (stage 2).
+"""
+
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from ..modeling.modeling_identity_vqvae import IdentityVQVAE
+from .arguments import TokenizeArguments, parse_arguments
+from .data import load_splits
+
+
+@torch.no_grad()
+def listener_codes(vqvae: IdentityVQVAE, motions: list, batch_size: int = 32) -> list[list[int]]:
+    """Codes of each raw listener motion `(T_i, 56)`: `T_i // downsample_rate` ints per window.
+
+    Windows of equal length are encoded together, `batch_size` at a time (no padding, so a window's codes
+    do not depend on its batch-mates).
+    """
+    rate = vqvae.config.downsample_rate
+    arrays = [np.asarray(motion, dtype=np.float32) for motion in motions]
+    by_length = defaultdict(list)
+    for index, motion in enumerate(arrays):
+        if motion.ndim != 2 or motion.shape[1] != vqvae.config.motion_dim:
+            raise ValueError(
+                f"window {index}: listener_motion must have shape (frames, {vqvae.config.motion_dim}), "
+                f"got {motion.shape}"
+            )
+        if len(motion) < rate:
+            raise ValueError(f"window {index} has {len(motion)} frames, fewer than one group of {rate}")
+        by_length[len(motion)].append(index)
+    codes = [None] * len(arrays)
+    for length, indices in by_length.items():
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start : start + batch_size]
+            motion = torch.from_numpy(np.stack([arrays[i] for i in chunk])).to(vqvae.device)
+            encoded = vqvae.encode(motion).codes[:, : length // rate].cpu().tolist()
+            for index, row in zip(chunk, encoded):
+                codes[index] = row
+    return codes
+
+
+def tokenize_splits(splits, vqvae: IdentityVQVAE, batch_size: int = 32):
+    """`splits` (a `DatasetDict`) with a `listener_codes` column computed by `vqvae`."""
+    vqvae = vqvae.eval()
+
+    def add_codes(batch):
+        return {"listener_codes": listener_codes(vqvae, batch["listener_motion"], batch_size)}
+
+    if any("listener_codes" in split.column_names for split in splits.values()):
+        splits = splits.remove_columns("listener_codes")
+    return splits.map(add_codes, batched=True, batch_size=max(batch_size, 64), desc="tokenising listener motion")
+
+
+def main(args: list[str] | None = None):
+    """Console entry point (`mmlistener-tokenize`); `args` defaults to the command line."""
+    (token_args,) = parse_arguments((TokenizeArguments,), args)
+    device = "cuda" if torch.cuda.is_available() and not token_args.cpu else "cpu"
+    vqvae = IdentityVQVAE.from_pretrained(token_args.vqvae_path).to(device)
+    splits = tokenize_splits(load_splits(token_args.dataset_path), vqvae, token_args.batch_size)
+    splits.save_to_disk(token_args.output_path)
+    sizes = ", ".join(f"{name}: {len(split)}" for name, split in splits.items())
+    print(f"listener codes added ({sizes}); saved to {token_args.output_path}")
+    return splits
+
+
+if __name__ == "__main__":
+    main()
