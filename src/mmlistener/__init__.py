@@ -3,8 +3,10 @@
 from transformers import AutoConfig, AutoModel
 
 from .modeling.configuration_emotion import EmotionRecognizerConfig
+from .modeling.configuration_identity_vqvae import IdentityVQVAEConfig
 from .modeling.configuration_listener import ListenerConfig, TokenLayout
 from .modeling.modeling_emotion import EmotionRecognizer
+from .modeling.modeling_identity_vqvae import IdentityVQVAE
 from .pipeline import ListenerPipeline
 from .processing.processing_listener import ListenerProcessor
 
@@ -13,10 +15,14 @@ __version__ = "0.1.0"
 AutoConfig.register(ListenerConfig.model_type, ListenerConfig)
 AutoConfig.register(EmotionRecognizerConfig.model_type, EmotionRecognizerConfig)
 AutoModel.register(EmotionRecognizerConfig, EmotionRecognizer)
+AutoConfig.register(IdentityVQVAEConfig.model_type, IdentityVQVAEConfig)
+AutoModel.register(IdentityVQVAEConfig, IdentityVQVAE)
 
 __all__ = [
     "EmotionRecognizer",
     "EmotionRecognizerConfig",
+    "IdentityVQVAE",
+    "IdentityVQVAEConfig",
     "ListenerPipeline",
     "ListenerProcessor",
     "ListenerConfig",
