@@ -43,7 +43,10 @@ def tiny_front_ends():
         n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
         n_vocab=51864, n_text_ctx=448, n_text_state=32, n_text_head=2, n_text_layer=1,
     )  # fmt: skip
-    asr = WhisperASR(Whisper(dims).eval(), temperature=0.0, sample_len=8)
+    whisper = Whisper(dims).eval()
+    with torch.no_grad():
+        whisper.decoder.positional_embedding.normal_(std=0.02)  # openai-whisper leaves it uninitialised
+    asr = WhisperASR(whisper, temperature=0.0, sample_len=8)
     codec = SpeechTokenizerCodes.from_config(
         {
             "n_filters": 4, "dimension": 16, "semantic_dimension": 16, "strides": [8, 5, 4, 2],

@@ -74,6 +74,7 @@ def asr():
     model = Whisper(dims).eval()
     hello = get_tokenizer(multilingual=False).encode(" hello")[0]
     with torch.no_grad():
+        model.decoder.positional_embedding.normal_(std=0.02)  # openai-whisper leaves it uninitialised
         model.decoder.ln.weight.zero_()
         model.decoder.ln.bias.normal_()
         model.decoder.token_embedding.weight[hello] = 10 * model.decoder.ln.bias
