@@ -378,3 +378,11 @@ def test_columnar_words_from_datasets(processor):
     assert processor(words=columns, emotion_ids=[0] * 3, num_frames=24)["input_ids"] == expected
     batched = processor(words=[columns, columns], emotion_ids=[[0] * 3] * 2, num_frames=[24, 24])["input_ids"]
     assert batched == expected * 2
+
+
+def test_auto_processor_loads_a_saved_processor(tmp_path, processor):
+    from transformers import AutoProcessor
+
+    processor.save_pretrained(tmp_path)
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert isinstance(loaded, ListenerProcessor) and loaded.to_dict() == processor.to_dict()

@@ -1,6 +1,6 @@
 """mmlistener: multimodal, multi-identity listening head generation."""
 
-from transformers import AutoConfig, AutoModel
+from transformers import AutoConfig, AutoModel, AutoProcessor
 
 from .modeling.configuration_emotion import EmotionRecognizerConfig
 from .modeling.configuration_identity_vqvae import IdentityVQVAEConfig
@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 AutoConfig.register(ListenerConfig.model_type, ListenerConfig)
 AutoConfig.register(EmotionRecognizerConfig.model_type, EmotionRecognizerConfig)
 AutoModel.register(EmotionRecognizerConfig, EmotionRecognizer)
+AutoProcessor.register(ListenerConfig, ListenerProcessor)
 AutoConfig.register(IdentityVQVAEConfig.model_type, IdentityVQVAEConfig)
 AutoModel.register(IdentityVQVAEConfig, IdentityVQVAE)
 
