@@ -160,6 +160,19 @@ def test_whisper_words_with_timestamps(asr):
     assert starts == sorted(starts)
 
 
+def test_whisper_from_a_local_checkpoint(tmp_path, asr):
+    from dataclasses import asdict
+
+    path = tmp_path / "tiny-random.pt"
+    torch.save({"dims": asdict(asr.model.dims), "model_state_dict": asr.model.state_dict()}, path)
+    loaded = load_asr("openai-whisper", str(path), language="en")
+    assert isinstance(loaded, WhisperASR) and loaded.language == "en"
+    for name, value in asr.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[name], value), name
+    with pytest.raises(ValueError, match="no Whisper checkpoint"):
+        load_asr("openai-whisper", str(tmp_path / "missing.pt"))
+
+
 @pytest.fixture(scope="module")
 def faster_whisper_dir(tmp_path_factory):
     """A tiny random CTranslate2 Whisper (English vocabulary) whose decoder always prefers " hello"."""

@@ -48,10 +48,24 @@ class WhisperASR:
 
     @classmethod
     def from_checkpoint(cls, name_or_path: str, device: str = "cpu", **kwargs) -> "WhisperASR":
-        """Load with `whisper.load_model` (a local `.pt` path, or a name openai-whisper downloads)."""
+        """Load with `whisper.load_model`: a name openai-whisper downloads (`"medium.en"`), or a local `.pt`.
+
+        A local file named like an official model (`medium.en.pt`, as openai-whisper caches them) gets that
+        model's alignment heads, which word timestamps rely on.
+        """
+        import os
+
         import whisper
 
-        return cls(whisper.load_model(name_or_path, device=device), **kwargs)
+        if name_or_path not in whisper.available_models() and not os.path.isfile(name_or_path):
+            raise ValueError(
+                f"no Whisper checkpoint at {name_or_path!r} and not a model name ({', '.join(whisper.available_models())})"
+            )
+        model = whisper.load_model(name_or_path, device=device)
+        stem = os.path.basename(name_or_path).removesuffix(".pt")
+        if os.path.isfile(name_or_path) and stem in whisper._ALIGNMENT_HEADS:
+            model.set_alignment_heads(whisper._ALIGNMENT_HEADS[stem])
+        return cls(model, **kwargs)
 
     def transcribe(self, audio: np.ndarray) -> list[dict]:
         options = {"fp16": False, "condition_on_previous_text": False, "verbose": None}
