@@ -583,37 +583,38 @@ class ListenerProcessor(ProcessorMixin):
     def _assemble(self, history, window_words, streams, listener_codes, num_groups: int, stage: str):
         special = self._special
         score_speaker = stage == "speaker"
-        pieces_ids, pieces_groups, pieces_slots, pieces_scored = [], [], [], []
+        emotion = streams["emotion"].tolist() if "emotion" in streams else None
+        blocks = {name: [ids.tolist() for ids in streams[name]] for name in ("acoustic", "content") if name in streams}
+        ids: list[int] = []
+        pieces: list[tuple[int, int, bool, bool]] = []  # (length, group, scored, listener slot) per piece
 
-        def add(ids, group: int, scored: bool, slot: bool = False):
-            ids = np.asarray(ids, dtype=np.int64)
-            pieces_ids.append(ids)
-            pieces_groups.append(np.full(len(ids), group, dtype=np.int64))
-            pieces_slots.append(np.full(len(ids), slot, dtype=bool))
-            pieces_scored.append(np.full(len(ids), scored, dtype=bool))
+        def add(tokens: list[int], group: int, scored: bool, slot: bool = False):
+            ids.extend(tokens)
+            pieces.append((len(tokens), group, scored, slot))
 
         add(history, -1, score_speaker)
         for g in range(num_groups):
             add(window_words[g], g, score_speaker)
             for name, start, end in (("acoustic", "<sa>", "</sa>"), ("content", "<sc>", "</sc>")):
-                if name in streams:
+                if name in blocks:
                     add([special[start]], g, False)
-                    add(streams[name][g], g, score_speaker)
+                    add(blocks[name][g], g, score_speaker)
                     add([special[end]], g, False)
-            if "emotion" in streams:
+            if emotion is not None:
                 add([special["<emo>"]], g, False)
-                add(streams["emotion"][g : g + 1], g, score_speaker)
+                add([emotion[g]], g, score_speaker)
                 add([special["</emo>"]], g, False)
             if stage == "listener":
                 code = 0 if listener_codes is None else int(listener_codes[g])
                 add([special["<lr>"]], g, False)
                 add([self.layout.listener_offset + code], g, listener_codes is not None, slot=True)
                 add([special["</lr>"]], g, False)
+        lengths, groups, scored, slots = (np.asarray(column) for column in zip(*pieces))
         return (
-            np.concatenate(pieces_ids),
-            np.concatenate(pieces_groups),
-            np.concatenate(pieces_slots),
-            np.concatenate(pieces_scored),
+            np.asarray(ids, dtype=np.int64),
+            np.repeat(groups.astype(np.int64), lengths),
+            np.repeat(slots.astype(bool), lengths),
+            np.repeat(scored.astype(bool), lengths),
         )
 
     # ----------------------------------------------------------------------------------------------
