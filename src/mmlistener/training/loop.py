@@ -199,11 +199,21 @@ def _to_device(batch, device):
 
 
 def _save_checkpoint(accelerator: Accelerator, args: LoopArguments, step: int) -> None:
+    # Written under a temporary name and renamed once complete: a run killed while saving never leaves a
+    # half-written directory that `--resume_from_checkpoint latest` would pick.
     path = os.path.join(args.output_dir, CHECKPOINT_DIR, f"{CHECKPOINT_PREFIX}{step}")
-    accelerator.save_state(path)
-    if accelerator.is_main_process and args.checkpoints_total_limit is not None:
-        for old in list_checkpoints(args.output_dir)[: -args.checkpoints_total_limit]:
-            shutil.rmtree(old)
+    partial = path + ".incomplete"
+    if accelerator.is_main_process:
+        shutil.rmtree(partial, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(partial)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        shutil.rmtree(path, ignore_errors=True)
+        os.replace(partial, path)
+        if args.checkpoints_total_limit is not None:
+            for old in list_checkpoints(args.output_dir)[: -args.checkpoints_total_limit]:
+                shutil.rmtree(old)
     accelerator.wait_for_everyone()
 
 

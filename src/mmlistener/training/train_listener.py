@@ -1,0 +1,163 @@
+"""Train the listener LM: stage 1 (`--stage speaker`) then stage 2 (`--stage listener`).
+
+```
+# stage 1: speaker understanding pretraining on the raw dataset (no listener codes needed)
+accelerate launch -m mmlistener.training.train_listener configs/trevor/lm_gpt2_medium_stage1.yaml
+# stage 2: listener fine-tuning from stage 1, on the dataset tokenised by mmlistener-tokenize
+accelerate launch -m mmlistener.training.train_listener configs/trevor/lm_gpt2_medium_stage2.yaml
+```
+
+The model starts from `--model_name_or_path` (a saved `ListenerForCausalLM`, e.g. stage 1's output), from a
+pretrained backbone (`--backbone_name_or_path gpt2-medium`, wrapped by `ListenerForCausalLM.from_backbone`),
+or from a fresh GPT-2 of `--backbone_config_overrides` (tiny models, tests, the demo). The run saves the model,
+its `ListenerProcessor` and a model card in `output_dir`. With `--use_lora` the adapters are merged into the
+backbone before saving, so the result loads as a plain `ListenerForCausalLM`.
+"""
+
+import os
+
+from accelerate.utils import set_seed
+
+from .arguments import (
+    DataArguments,
+    ListenerModelArguments,
+    LoopArguments,
+    parse_arguments,
+    parse_config_overrides,
+)
+from .data import ListenerCollator, load_splits, select_split
+from .loop import TrainResult, finish_run, make_accelerator, train
+
+
+def load_tokenizer(model_args: ListenerModelArguments):
+    """The text tokenizer: the named one, else the backbone's, else GPT-2 BPE from whisper's offline assets."""
+    name = model_args.tokenizer_name_or_path or model_args.backbone_name_or_path
+    if name:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(name)
+    from ..processing.tokenizer import gpt2_tokenizer_from_tiktoken
+
+    return gpt2_tokenizer_from_tiktoken()
+
+
+def build_model(model_args: ListenerModelArguments, text_vocab_size: int):
+    """The `ListenerForCausalLM` to train (see the module docstring for the three starting points)."""
+    from transformers import GPT2Config
+
+    from ..modeling.configuration_listener import ListenerConfig
+    from ..modeling.modeling_listener import ListenerForCausalLM
+
+    if model_args.model_name_or_path:
+        return ListenerForCausalLM.from_pretrained(model_args.model_name_or_path)
+    if model_args.backbone_name_or_path:
+        return ListenerForCausalLM.from_backbone(model_args.backbone_name_or_path)
+    overrides = parse_config_overrides(model_args.backbone_config_overrides)
+    if not overrides:
+        raise ValueError(
+            "say where the model starts: --model_name_or_path (a saved ListenerForCausalLM), "
+            "--backbone_name_or_path (e.g. gpt2-medium) or --backbone_config_overrides (a fresh GPT-2)"
+        )
+    backbone = GPT2Config(vocab_size=text_vocab_size, **overrides)
+    return ListenerForCausalLM(ListenerConfig(backbone_config=backbone))
+
+
+def build_processor(model_args: ListenerModelArguments, config):
+    """The saved processor next to the model when there is one, else a new one matching `config`."""
+    from ..processing.processing_listener import ListenerProcessor
+
+    saved = model_args.processor_name_or_path or model_args.model_name_or_path
+    if saved and os.path.isfile(os.path.join(saved, "processor_config.json")):
+        return ListenerProcessor.from_pretrained(saved)
+    if model_args.processor_name_or_path:
+        raise FileNotFoundError(f"no processor_config.json in {model_args.processor_name_or_path!r}")
+    return ListenerProcessor.from_listener_config(
+        load_tokenizer(model_args), config, modalities=model_args.modalities
+    )
+
+
+def apply_lora(model, model_args: ListenerModelArguments):
+    """Wrap `model` with LoRA adapters on `lora_target_modules`; the new embedding rows and the listener
+    head stay fully trainable (the model's `trainable_module_names()`)."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=list(model_args.lora_target_modules),
+        modules_to_save=list(model.trainable_module_names()),
+    )
+    return get_peft_model(model, config)
+
+
+def run(loop_args: LoopArguments, data_args: DataArguments, model_args: ListenerModelArguments) -> TrainResult:
+    """Train and save one stage of the listener LM; returns the loop's [`TrainResult`]."""
+    accelerator = make_accelerator(loop_args)
+    set_seed(loop_args.seed)
+    splits = load_splits(data_args.dataset_path)
+    train_split = select_split(splits, data_args.train_split, data_args.max_train_windows)
+    eval_split = select_split(splits, data_args.eval_split, data_args.max_eval_windows, required=False)
+    if model_args.stage == "listener" and "listener_codes" not in train_split.column_names:
+        raise ValueError(
+            f"--stage listener needs listener codes, and {data_args.dataset_path!r} has none: run "
+            "mmlistener-tokenize --vqvae_path <trained VQ-VAE> first"
+        )
+
+    tokenizer_size = len(load_tokenizer(model_args)) if not model_args.model_name_or_path else None
+    model = build_model(model_args, tokenizer_size)
+    processor = build_processor(model_args, model.config)
+    if model_args.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    if model_args.use_lora:
+        model = apply_lora(model, model_args)
+    max_length = model_args.max_length or model.config.max_position_embeddings
+    collator = ListenerCollator(processor, model_args.stage, max_length=max_length)
+    result = train(
+        model,
+        train_split,
+        collator,
+        loop_args,
+        accelerator,
+        eval_dataset=eval_split,
+        project_name=f"mmlistener-lm-{model_args.stage}",
+        tracker_config={"stage": model_args.stage, "dataset_path": data_args.dataset_path},
+    )
+    if model_args.use_lora:
+        model = accelerator.unwrap_model(model).merge_and_unload()
+    finish_run(
+        accelerator,
+        model,
+        loop_args,
+        processor=processor,
+        card_kwargs={
+            "kind": "listener",
+            "dataset_name": data_args.dataset_path,
+            "stage": model_args.stage,
+            "modalities": list(processor.modalities),
+            "base_model": model_args.backbone_name_or_path,
+            "vqvae_path": model_args.vqvae_path,
+            "training_settings": {
+                "stage": model_args.stage,
+                "steps": loop_args.max_steps,
+                "batch size per device": loop_args.per_device_train_batch_size,
+                "gradient accumulation": loop_args.gradient_accumulation_steps,
+                "processes": accelerator.num_processes,
+                "learning rate": loop_args.learning_rate,
+                "LoRA": f"r={model_args.lora_r}, alpha={model_args.lora_alpha}" if model_args.use_lora else None,
+                "final training loss": round(result.train_loss, 5),
+                "final validation loss": None if result.eval_loss is None else round(result.eval_loss, 5),
+            },
+        },
+    )
+    return result
+
+
+def main(args: list[str] | None = None) -> TrainResult:
+    """Console entry point (`mmlistener-train-lm`); `args` defaults to the command line."""
+    loop_args, data_args, model_args = parse_arguments((LoopArguments, DataArguments, ListenerModelArguments), args)
+    return run(loop_args, data_args, model_args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Training entry points: argument files, the data order, a 2-process run, and exact resume after a kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
+from mmlistener.training.arguments import DataArguments, LoopArguments, VQVAEArguments, parse_arguments
+from mmlistener.training.loop import EpochBatches, find_checkpoint, list_checkpoints, lr_lambda
+from mmlistener.training.tokenize_motion import listener_codes, tokenize_splits
+
+TINY_VQVAE = "hidden_size=16,codebook_dim=16,codebook_size=16,num_residual_layers=1"
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    from mmlistener.data import L2LTrevor, build_dataset, write_synthetic_corpus
+
+    root = tmp_path_factory.mktemp("training_data")
+    corpus = write_synthetic_corpus(str(root / "corpus"), num_train=4, num_val=2, num_test=2, seed=0,
+                                    min_frames=240, max_frames=300)
+    splits = build_dataset(L2LTrevor, corpus, cache_dir=str(root / "cache"), verbose=False)
+    splits.save_to_disk(str(root / "dataset"))
+    return str(root / "dataset")
+
+
+def _vqvae_args(dataset_dir, output_dir, max_steps, **extra):
+    args = {
+        "dataset_path": dataset_dir,
+        "output_dir": str(output_dir),
+        "max_steps": max_steps,
+        "per_device_train_batch_size": 4,
+        "config_overrides": TINY_VQVAE,
+        "checkpointing_steps": 2,
+        "checkpoints_total_limit": 2,
+        "eval_steps": 0,
+        "logging_steps": 2,
+        "cpu": True,
+        "seed": 3,
+        **extra,
+    }
+    flags = []
+    for name, value in args.items():
+        flags += [f"--{name}", str(value)]
+    return flags
+
+
+def _env():
+    # one thread per process: two processes on two cores
+    return {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def test_arguments_from_yaml_with_command_line_overrides(tmp_path):
+    settings = tmp_path / "run.yaml"
+    settings.write_text(
+        "dataset_path: data/trevor\noutput_dir: out\nmax_steps: 300000\nlr_decay_steps: [200000]\n"
+        "config_overrides: codebook_size=256\n"
+    )
+    loop, data, model = parse_arguments(
+        (LoopArguments, DataArguments, VQVAEArguments), [str(settings), "--max_steps", "7"]
+    )
+    assert (loop.max_steps, loop.lr_decay_steps, loop.output_dir) == (7, [200000], "out")
+    assert (data.dataset_path, model.config_overrides) == ("data/trevor", "codebook_size=256")
+    with pytest.raises(ValueError, match="mixed_precision"):
+        parse_arguments((LoopArguments,), ["--output_dir", "o", "--mixed_precision", "fp8"])
+    with pytest.raises(FileNotFoundError, match="no settings file"):
+        parse_arguments((LoopArguments,), [str(tmp_path / "missing.json")])
+
+
+def test_repo_configs_parse():
+    """Every settings file in configs/ is read by the entry point it names in its folder."""
+    from mmlistener.training.arguments import ListenerModelArguments
+
+    root = os.path.join(os.path.dirname(__file__), "..", "configs")
+    kinds = {"vqvae": (LoopArguments, DataArguments, VQVAEArguments),
+             "lm": (LoopArguments, DataArguments, ListenerModelArguments)}
+    checked = 0
+    for dataset in ("trevor", "realtalk"):
+        for name in sorted(os.listdir(os.path.join(root, dataset))):
+            kind = "vqvae" if name.startswith("vqvae") else "lm"
+            parsed = parse_arguments(kinds[kind], [os.path.join(root, dataset, name)])
+            assert parsed[0].max_steps > 0
+            checked += 1
+    assert checked >= 8
+
+
+def test_epoch_batches_resume_where_they_stopped_and_split_processes():
+    full = EpochBatches(10, batch_size=2, seed=1)
+    stream = iter(full)
+    first = [next(stream) for _ in range(12)]  # 5 batches per epoch: crosses two epoch boundaries
+    resumed = iter(EpochBatches(10, batch_size=2, seed=1, start=7))
+    assert [next(resumed) for _ in range(5)] == first[7:]
+    assert sorted(sum(first[:5], [])) == list(range(10))
+    assert first[:5] != first[5:10]  # a new order each epoch
+    shards = [iter(EpochBatches(9, batch_size=2, num_processes=2, process_index=p, seed=0)) for p in (0, 1)]
+    batches = [[next(shard) for _ in range(2)] for shard in shards]
+    assert not set(sum(batches[0], [])) & set(sum(batches[1], []))
+    with pytest.raises(ValueError, match="cannot fill one batch"):
+        EpochBatches(3, batch_size=2, num_processes=2)
+
+
+def test_learning_rate_schedule():
+    args = LoopArguments(output_dir="o", warmup_steps=4, lr_decay_steps=[10, 20], lr_decay_gamma=0.1)
+    factor = lr_lambda(args)
+    assert [factor(step) for step in (0, 3, 9, 10, 25)] == pytest.approx([0.25, 1.0, 1.0, 0.1, 0.01])
+
+
+def test_two_process_cpu_run_trains_and_checkpoints(dataset_dir, tmp_path):
+    output = tmp_path / "vqvae"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "mmlistener.training.train_vqvae",
+        *_vqvae_args(dataset_dir, output, max_steps=6, report_to="tensorboard"),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, env=_env(), timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    checkpoints = list_checkpoints(str(output))
+    assert [os.path.basename(path) for path in checkpoints] == ["step_4", "step_6"]  # total limit 2
+    # one random state per process: both processes took part
+    assert sorted(name for name in os.listdir(checkpoints[-1]) if name.startswith("random_states")) == [
+        "random_states_0.pkl",
+        "random_states_1.pkl",
+    ]
+    assert os.listdir(output / "logs")
+    model = IdentityVQVAE.from_pretrained(str(output))
+    assert model.quantizer.initialized.item()
+    assert not torch.allclose(model.motion_std, torch.ones_like(model.motion_std))  # statistics were set
+    assert "## Training settings" in (output / "README.md").read_text()
+
+
+def test_killed_run_resumes_to_the_same_step_and_weights(dataset_dir, tmp_path):
+    module = [sys.executable, "-m", "mmlistener.training.train_vqvae"]
+    steps = 30
+    straight = tmp_path / "straight"
+    run = subprocess.run(module + _vqvae_args(dataset_dir, straight, steps, report_to="none"),
+                         capture_output=True, text=True, env=_env(), timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(module + _vqvae_args(dataset_dir, killed, steps, report_to="none"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_env(),
+                               start_new_session=True)
+    deadline = time.time() + 240
+    while not (killed / "checkpoints" / "step_2").is_dir() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "model.safetensors").exists(), "the run finished before it could be killed"
+    stopped_at = int(os.path.basename(find_checkpoint(str(killed), "latest")).split("_")[1])
+    assert stopped_at < steps
+
+    run = subprocess.run(
+        module + _vqvae_args(dataset_dir, killed, steps, report_to="none", resume_from_checkpoint="latest"),
+        capture_output=True, text=True, env=_env(), timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "resumed from" in run.stdout + run.stderr
+    final = torch.load(os.path.join(find_checkpoint(str(killed), "latest"), "custom_checkpoint_1.pkl"),
+                       weights_only=True)
+    assert final == {"step": steps}
+    expected, resumed = load_file(straight / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert expected.keys() == resumed.keys()
+    for name in expected:
+        torch.testing.assert_close(resumed[name], expected[name], rtol=0, atol=0, msg=name)
+
+
+def test_tokenize_adds_one_code_per_complete_group(dataset_dir, tmp_path):
+    from mmlistener.modeling.configuration_identity_vqvae import IdentityVQVAEConfig
+    from mmlistener.training.arguments import parse_config_overrides
+    from mmlistener.training.data import load_splits
+
+    torch.manual_seed(0)
+    vqvae = IdentityVQVAE(IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE))).eval()
+    splits = tokenize_splits(load_splits(dataset_dir), vqvae, batch_size=3)
+    for split in splits.values():
+        for motion, codes in zip(split["listener_motion"], split["listener_codes"]):
+            assert len(codes) == len(motion) // 8
+            assert all(0 <= code < 16 for code in codes)
+    window = np.asarray(splits["train"][0]["listener_motion"], dtype=np.float32)
+    alone = listener_codes(vqvae, [window])[0]
+    assert alone == splits["train"][0]["listener_codes"]  # batching does not change a window's codes
+    with pytest.raises(ValueError, match="fewer than one group"):
+        listener_codes(vqvae, [window[:5]])
+    json.dumps(alone)  # plain ints, storable in Arrow
