@@ -1,0 +1,307 @@
+"""Raw release -> prepared dataset: build the windows, add speaker features with the processor's front ends
+(`datasets.map`, multi-process, cached), save to disk / Parquet with statistics and a dataset card, optionally
+push to the Hub. The scripts in `datasets_scripts/` are thin command lines over `prepare_dataset`."""
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+
+import datasets
+import numpy as np
+
+from .card import build_dataset_card
+from .loading import build_dataset
+from .reading import motion_statistics
+from .windowing import window_words
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".mp4", ".mkv", ".webm")
+FEATURES_VERSION = "1"  # bump when the extraction below changes, to invalidate cached map results
+
+
+@dataclass
+class PreparationArguments:
+    """What every preparation script takes (see `datasets_scripts/prepare_*.py --help`)."""
+
+    data_dir: str = field(
+        metadata={"help": "The raw release (L2L-trevor) or the manifest folder (RealTalk)."}
+    )
+    output_dir: str = field(metadata={"help": "Where the prepared DatasetDict, mean/std and README.md go."})
+    media_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder of speaker audio or video files addressed by each window's `source` (the release's "
+            "fname); a file with the same stem and an audio extension also matches. Enables acoustic codes "
+            "and --transcribe."
+        },
+    )
+    processor: str | None = field(
+        default=None,
+        metadata={
+            "help": "A saved ListenerProcessor whose front-end checkpoints (ASR, codec, emotion) to use."
+        },
+    )
+    asr_backend: str = field(default="openai-whisper", metadata={"help": "openai-whisper or faster-whisper."})
+    asr_checkpoint: str | None = field(default=None, metadata={"help": "Whisper weights (path or name)."})
+    transcribe: bool = field(
+        default=False, metadata={"help": "Replace the release's words by ASR transcripts of the media."}
+    )
+    acoustic_codec_config: str | None = field(default=None, metadata={"help": "SpeechTokenizer config.json."})
+    acoustic_codec_checkpoint: str | None = field(default=None, metadata={"help": "SpeechTokenizer weights."})
+    emotion_checkpoint: str | None = field(
+        default=None, metadata={"help": "EmotionRecognizer directory: emotion ids from the speaker's motion."}
+    )
+    recompute_emotion: bool = field(
+        default=False, metadata={"help": "Recompute emotion ids even where the release already has them."}
+    )
+    num_proc: int | None = field(default=None, metadata={"help": "Processes for feature extraction."})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "🤗 datasets cache (reruns resume from it)."}
+    )
+    parquet: bool = field(
+        default=False, metadata={"help": "Also write <output_dir>/parquet/<split>.parquet."}
+    )
+    push_to_hub: str | None = field(default=None, metadata={"help": "Hub dataset repo id to upload to."})
+    private: bool = field(default=True, metadata={"help": "Create the Hub repo as private."})
+
+    def front_end_settings(self) -> dict:
+        keys = ("asr_backend", "asr_checkpoint", "acoustic_codec_config", "acoustic_codec_checkpoint")
+        settings = {key: getattr(self, key) for key in (*keys, "emotion_checkpoint")}
+        return {key: value for key, value in settings.items() if value is not None}
+
+
+def parse_arguments(dataclass_types: tuple, argv: list[str] | None = None) -> tuple:
+    """Parse command-line `argv` (default `sys.argv[1:]`) into `dataclass_types` with `HfArgumentParser`; a
+    single `.json` / `.yaml` argument is read as a file of arguments."""
+    import sys
+
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(dataclass_types)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(argv[0])
+    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
+        return parser.parse_yaml_file(argv[0])
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def media_path(media_dir: str, source: str) -> str:
+    """The audio/video file of `source` under `media_dir`: the same relative path, or the same stem with an audio
+    extension."""
+    exact = os.path.join(media_dir, source)
+    if os.path.isfile(exact):
+        return exact
+    stem = os.path.splitext(exact)[0]
+    for extension in AUDIO_EXTENSIONS:
+        if os.path.isfile(stem + extension):
+            return stem + extension
+    raise ValueError(f"no audio or video for source {source!r} in {media_dir} (tried {exact} and {stem}.*)")
+
+
+@functools.lru_cache(maxsize=2)
+def _source_audio(path: str) -> np.ndarray:
+    """Whole 16 kHz mono audio of a file; windows of one source come in a row, so two entries suffice."""
+    from ..processing.audio import load_audio
+
+    return load_audio(path)
+
+
+class SpeakerFeatures:
+    """`datasets.map` function adding the speaker's acoustic/content codes, words and emotion ids to windows.
+
+    Holds settings only: the front ends are built once per process, on first use, through a
+    [`ListenerProcessor`] (its `asr`, `acoustic_codec`, `emotion_recognizer` and `emotion_ids_from_motion`).
+    """
+
+    def __init__(
+        self,
+        processor_path: str | None = None,
+        front_ends: dict | None = None,
+        media_dir: str | None = None,
+        transcribe: bool = False,
+        recompute_emotion: bool = False,
+        history_seconds: float = 3.0,
+        group_size: int = 8,
+    ):
+        self.processor_path = processor_path
+        self.front_ends = dict(front_ends or {})
+        self.media_dir = media_dir
+        self.transcribe = transcribe
+        self.recompute_emotion = recompute_emotion
+        self.history_seconds = history_seconds
+        self.group_size = group_size
+        self._processor = None
+        if transcribe and media_dir is None:
+            raise ValueError("transcribe needs media_dir (the audio to transcribe)")
+
+    @property
+    def fingerprint(self) -> str:
+        settings = {key: value for key, value in vars(self).items() if key != "_processor"}
+        return json.dumps({**settings, "version": FEATURES_VERSION}, sort_keys=True)
+
+    @property
+    def may_add_emotion(self) -> bool:
+        return self.processor_path is not None or "emotion_checkpoint" in self.front_ends
+
+    def processor(self, fps: int):
+        if self._processor is None:
+            from ..processing import ListenerProcessor, gpt2_tokenizer_from_tiktoken
+
+            if self.processor_path is not None:
+                processor = ListenerProcessor.from_pretrained(self.processor_path)
+                for key, value in self.front_ends.items():
+                    setattr(processor, key, value)
+            else:
+                processor = ListenerProcessor(
+                    gpt2_tokenizer_from_tiktoken(), group_size=self.group_size, fps=fps, **self.front_ends
+                )
+            if processor.fps != fps or processor.group_size != self.group_size:
+                raise ValueError(
+                    f"the processor works at {processor.fps} fps in groups of {processor.group_size}; the data is at "
+                    f"{fps} fps in groups of {self.group_size}"
+                )
+            self._processor = processor
+        return self._processor
+
+    def __call__(self, example: dict) -> dict:
+        fps = int(example["fps"])
+        frames = len(example["speaker_motion"])
+        processor = self.processor(fps)
+        updates = {}
+        if self.media_dir is not None:
+            updates.update(self._audio_features(processor, example, fps, frames))
+        if processor.emotion_checkpoint is not None and (
+            self.recompute_emotion or not example["emotion_ids"]
+        ):
+            updates["emotion_ids"] = processor.emotion_ids_from_motion(
+                np.asarray(example["speaker_motion"], dtype=np.float32), np.asarray(example["speaker_shape"])
+            )
+        return updates
+
+    def _audio_features(self, processor, example: dict, fps: int, frames: int) -> dict:
+        from ..processing.audio import SAMPLE_RATE
+
+        path = media_path(self.media_dir, example["source"])
+        audio = _source_audio(path)
+        start = int(example["start_frame"]) / fps
+        first, last = round(start * SAMPLE_RATE), round((start + frames / fps) * SAMPLE_RATE)
+        window = audio[first:last]
+        if last - first - len(window) >= self.group_size / fps * SAMPLE_RATE:
+            raise ValueError(
+                f"{path} lasts {len(audio) / SAMPLE_RATE:.2f} s, too short for the window of {example['source']} at "
+                f"frames {example['start_frame']}..{int(example['start_frame']) + frames} ({fps} fps)"
+            )
+        window = np.pad(window, (0, last - first - len(window)))
+        updates = {}
+        if processor.acoustic_codec_config is not None and processor.acoustic_codec_checkpoint is not None:
+            content, acoustic = processor.acoustic_codec.encode(window)
+            updates.update(acoustic_codes=acoustic, content_codes=content)
+        if self.transcribe:
+            history_start = max(start - self.history_seconds, 0.0)
+            words = processor.asr.transcribe(audio[round(history_start * SAMPLE_RATE) : last])
+            words, history = window_words(words, start - history_start, frames, fps, self.history_seconds)
+            updates.update(words=words, history_words=history)
+        return updates
+
+
+def prepare_dataset(
+    builder_class,
+    args: PreparationArguments,
+    dataset_name: str,
+    config_name: str | None = None,
+    **config_kwargs,
+) -> datasets.DatasetDict:
+    """Build, extract features, save, describe and (optionally) upload a dataset. Returns the prepared splits.
+
+    Args:
+        builder_class: [`L2LTrevor`] or [`RealTalk`].
+        args ([`PreparationArguments`]): paths, front ends, output options.
+        dataset_name (`str`): key of the dataset card's source texts (`"l2l_trevor"`, `"realtalk"`, `"synthetic"`).
+        config_name (`str`, *optional*), **config_kwargs: the builder config and its settings.
+    """
+    dataset = build_dataset(
+        builder_class, args.data_dir, config_name, cache_dir=args.cache_dir, **config_kwargs
+    )
+    config = builder_class.BUILDER_CONFIG_CLASS(name=config_name or "default", **config_kwargs)
+    extractor = SpeakerFeatures(
+        processor_path=args.processor,
+        front_ends=args.front_end_settings(),
+        media_dir=args.media_dir,
+        transcribe=args.transcribe,
+        recompute_emotion=args.recompute_emotion,
+        history_seconds=config.history_seconds,
+        group_size=getattr(config, "group_size", 8),
+    )
+    preprocessing = [
+        f"builder `{builder_class.__name__}` config `{config.name}`: "
+        + ", ".join(f"{key}={value}" for key, value in sorted(config_kwargs.items()))
+    ]
+    if extractor.media_dir is not None or extractor.may_add_emotion:
+        features = {}
+        for split, part in dataset.items():
+            fingerprint = hashlib.sha256(f"{part._fingerprint}|{extractor.fingerprint}".encode()).hexdigest()[
+                :32
+            ]
+            features[split] = part.map(
+                extractor,
+                num_proc=args.num_proc,
+                features=part.features,
+                new_fingerprint=fingerprint,
+                desc=f"speaker features ({split})",
+            )
+        dataset = datasets.DatasetDict(features)
+        settings = {key: value for key, value in asdict(args).items() if key in extractor.front_ends}
+        preprocessing.append(
+            f"speaker features from the processor's front ends: {settings or args.processor}"
+        )
+        if args.media_dir is not None:
+            preprocessing.append("acoustic/content codes: SpeechTokenizer quantizers 2/1 of the source audio")
+        if args.transcribe:
+            preprocessing.append("words and history words: ASR transcripts with word timestamps")
+        if extractor.may_add_emotion:
+            preprocessing.append(
+                "emotion ids: EmotionRecognizer on the speaker's motion, mean per group, argmax"
+            )
+    save_prepared(dataset, args, dataset_name, preprocessing, config)
+    return dataset
+
+
+def save_prepared(
+    dataset: datasets.DatasetDict, args: PreparationArguments, dataset_name: str, preprocessing, config
+):
+    """Write the splits (Arrow, and Parquet if asked), `mean.npy` / `std.npy`, `README.md`; push if asked."""
+    os.makedirs(args.output_dir, exist_ok=True)
+    dataset.save_to_disk(args.output_dir)
+    if args.parquet:
+        os.makedirs(os.path.join(args.output_dir, "parquet"), exist_ok=True)
+        for split, part in dataset.items():
+            part.to_parquet(os.path.join(args.output_dir, "parquet", f"{split}.parquet"))
+    train = dataset["train"] if "train" in dataset else None
+    mean, std = motion_statistics(train, data_dir=args.data_dir)
+    np.save(os.path.join(args.output_dir, "mean.npy"), mean)
+    np.save(os.path.join(args.output_dir, "std.npy"), std)
+    card = build_dataset_card(
+        dataset_name,
+        {split: len(part) for split, part in dataset.items()},
+        preprocessing,
+        fps=config.fps,
+        group_size=getattr(config, "group_size", 8),
+        history_seconds=config.history_seconds,
+        repo_or_path=args.push_to_hub or args.output_dir,
+    )
+    card.save(os.path.join(args.output_dir, "README.md"))
+    if args.push_to_hub:
+        dataset.push_to_hub(args.push_to_hub, private=args.private)
+        card.push_to_hub(args.push_to_hub, repo_type="dataset")
+
+
+__all__ = [
+    "PreparationArguments",
+    "SpeakerFeatures",
+    "media_path",
+    "parse_arguments",
+    "prepare_dataset",
+    "save_prepared",
+]

@@ -1,0 +1,166 @@
+"""The preparation scripts on tiny corpora: front-end features through datasets.map, cache resume, outputs."""
+
+import json
+import runpy
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from datasets import load_from_disk
+
+from mmlistener import EmotionRecognizer, EmotionRecognizerConfig
+from mmlistener.data import write_synthetic_corpus
+from mmlistener.data.preparation import media_path
+from mmlistener.processing import SpeechTokenizerCodes, group_emotion_ids
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "datasets_scripts"
+TINY_SPEECHTOKENIZER = {
+    "n_filters": 4,
+    "dimension": 16,
+    "semantic_dimension": 16,
+    "strides": [8, 5, 4, 2],
+    "lstm_layers": 1,
+    "bidirectional": True,
+    "dilation_base": 2,
+    "residual_kernel_size": 3,
+    "n_residual_layers": 1,
+    "activation": "ELU",
+    "sample_rate": 16000,
+    "n_q": 2,
+    "codebook_size": 1024,
+}
+
+
+def script_main(name):
+    return runpy.run_path(str(SCRIPTS / f"{name}.py"), run_name="under_test")["main"]
+
+
+@pytest.fixture(scope="module")
+def front_ends(tmp_path_factory):
+    root = tmp_path_factory.mktemp("front_ends")
+    torch.manual_seed(0)
+    codec = SpeechTokenizerCodes.from_config(TINY_SPEECHTOKENIZER)
+    with torch.no_grad():  # spread the random codebooks over the encoder's outputs so that codes vary
+        latent = codec.model.encoder(torch.randn(1, 1, 16000) * 0.1)
+        for layer in codec.model.quantizer.vq.layers:
+            layer._codebook.embed.normal_(std=float(latent.std()))
+            layer._codebook.inited.fill_(1)
+    (root / "config.json").write_text(json.dumps(TINY_SPEECHTOKENIZER))
+    torch.save(codec.model.state_dict(), root / "SpeechTokenizer.pt")
+    recognizer = EmotionRecognizer(EmotionRecognizerConfig(hidden_size=16)).eval()
+    recognizer.save_pretrained(root / "emotion")
+    return root, codec, recognizer
+
+
+@pytest.fixture(scope="module")
+def corpus_with_audio(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prepare")
+    write_synthetic_corpus(
+        str(root / "raw"), num_train=2, num_val=1, num_test=1, seed=2, min_frames=250, max_frames=340
+    )
+    rng = np.random.default_rng(0)
+    for split in ("train", "val", "test"):
+        for segment in torch.load(root / "raw" / f"segments_{split}.pth", weights_only=True):
+            path = (root / "media" / segment["fname"]).with_suffix(".wav")  # found by stem, not the .mp4 name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            seconds = segment["split_end_frame"] / 30 + 0.2
+            soundfile.write(path, 0.1 * rng.standard_normal(int(seconds * 22050)).astype(np.float32), 22050)
+    return root
+
+
+def test_prepare_l2l_trevor_adds_features_saves_and_resumes(corpus_with_audio, front_ends, tmp_path):
+    root = corpus_with_audio
+    fe_root, codec, recognizer = front_ends
+    argv = [
+        *(
+            "--data_dir",
+            str(root / "raw"),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--media_dir",
+            str(root / "media"),
+        ),
+        *("--acoustic_codec_config", str(fe_root / "config.json")),
+        *("--acoustic_codec_checkpoint", str(fe_root / "SpeechTokenizer.pt")),
+        *(
+            "--emotion_checkpoint",
+            str(fe_root / "emotion"),
+            "--recompute_emotion",
+            "--parquet",
+            "--synthetic",
+        ),
+        *("--cache_dir", str(tmp_path / "cache")),
+    ]
+    script_main("prepare_l2l_trevor")(argv)
+    prepared = load_from_disk(str(tmp_path / "out"))
+    assert set(prepared) == {"train", "validation", "test"}
+    example = prepared["test"][0]
+    frames = len(example["speaker_motion"])
+
+    from mmlistener.processing import load_audio
+
+    audio = load_audio(media_path(str(root / "media"), example["source"]))
+    start = example["start_frame"] / 30
+    window = audio[round(start * 16000) : round((start + frames / 30) * 16000)]
+    content, acoustic = codec.encode(window)
+    assert example["acoustic_codes"] == acoustic and example["content_codes"] == content
+    assert abs(len(acoustic) - frames * 50 / 30) < 1  # 50 Hz over the window (the codec rounds up)
+    probabilities = recognizer.predict_from_motion(
+        torch.tensor(example["speaker_motion"]), torch.tensor(example["speaker_shape"])
+    ).probabilities
+    assert example["emotion_ids"] == group_emotion_ids(probabilities.detach().numpy(), 8)
+
+    for split in ("train", "validation", "test"):
+        assert (tmp_path / "out" / "parquet" / f"{split}.parquet").is_file()
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "mean.npy"), np.load(root / "raw" / "mean.npy"))
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert f"| test | {len(prepared['test'])} |" in card and "synthetic dyadic corpus" in card
+    assert "SpeechTokenizer" in card
+
+    # a rerun reads the cached map results: it succeeds even with the media gone
+    shutil.move(str(root / "media"), str(root / "media_moved"))
+    try:
+        rerun = script_main("prepare_l2l_trevor")(
+            [*argv[:2], "--output_dir", str(tmp_path / "again"), *argv[4:]]
+        )
+    finally:
+        shutil.move(str(root / "media_moved"), str(root / "media"))
+    assert rerun["test"][0]["acoustic_codes"] == acoustic
+
+
+def test_prepare_realtalk_without_front_ends(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "realtalk"
+    (root / "c0").mkdir(parents=True)
+    row = {
+        "clip_id": "c0",
+        "words": [{"text": "hi", "start": 1.0, "end": 1.2}],
+        "fps": 25,
+        "listener_id": "host",
+    }
+    for person in ("speaker", "listener"):
+        for part, width in (("exp", 50), ("pose", 6), ("shape", 100)):
+            np.save(
+                root / "c0" / f"{person}_{part}.npy", rng.standard_normal((100, width)).astype(np.float32)
+            )
+            row[f"{person}_{part}"] = f"c0/{person}_{part}.npy"
+    (root / "train.jsonl").write_text(json.dumps(row) + "\n")
+    dataset = script_main("prepare_realtalk")(
+        [
+            "--data_dir",
+            str(root),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--cache_dir",
+            str(tmp_path / "cache"),
+        ]
+    )
+    assert (
+        len(dataset["train"]) == 1 and len(dataset["train"][0]["listener_motion"]) == 119
+    )  # 4 s: 100 -> 119
+    assert load_from_disk(str(tmp_path / "out"))["train"][0]["words"][0]["text"] == "hi"
+    assert np.load(tmp_path / "out" / "std.npy").shape == (56,)
+    assert "RealTalk" in (tmp_path / "out" / "README.md").read_text()
