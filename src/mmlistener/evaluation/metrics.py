@@ -25,13 +25,20 @@ Formulas (x = one window, T frames):
   each window, return the MSE between predicted and GT window means. The paper prints it x 10^2.
 """
 
+import functools
 import warnings
 
 import numpy as np
 from scipy import linalg
+from threadpoolctl import ThreadpoolController
 
 FD_EPSILON = 1e-6
 FD_MAX_IMAGINARY = 1e-3
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    return ThreadpoolController()
 
 
 def _as_window(x, name: str) -> np.ndarray:
@@ -96,7 +103,9 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2, eps: float = FD_E
             f"statistics do not match: mu1 {mu1.shape}, mu2 {mu2.shape}, sigma1 {sigma1.shape}, sigma2 {sigma2.shape}"
         )
     diff = mu1 - mu2
-    with warnings.catch_warnings():
+    # The matrices are small (56 or 112 dims): one BLAS thread is faster than several, and much faster
+    # on a busy machine (bench/metrics.py). The result does not depend on the thread count.
+    with warnings.catch_warnings(), _threadpools().limit(limits=1, user_api="blas"):
         warnings.simplefilter("ignore", linalg.LinAlgWarning)
         covmean = linalg.sqrtm(sigma1 @ sigma2)
         if not np.isfinite(covmean).all():
