@@ -1,0 +1,44 @@
+"""Generic fixtures shared by the test files."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def run_python(tmp_path):
+    """Run Python code in a fresh interpreter (this venv's) and return the `CompletedProcess`.
+
+    The child starts in a temporary directory, without `PYTHONPATH`, with its own `HF_HOME` and
+    the Hub offline, so it sees nothing of this test process. `run_python(code, cwd=None,
+    timeout=300)` raises `AssertionError` with the child's output when it exits non-zero.
+    """
+
+    def run(code: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        env.update(HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=cwd or tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert result.returncode == 0, f"child failed:\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        return result
+
+    return run
+
+
+@pytest.fixture
+def single_thread():
+    """Run torch on one thread for the test (small models train faster and steadier that way)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
