@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from mmlistener import IdentityVQVAE, IdentityVQVAEConfig
 from mmlistener.evaluation import (
     RecognizerValence,
+    code_perplexity,
     diversity,
     frechet_distance,
     frechet_distance_from_statistics,
@@ -16,7 +18,9 @@ from mmlistener.evaluation import (
     paired_frechet_distance,
     score_ground_truth,
     score_predictions,
+    score_vqvae,
     variation,
+    vqvae_table,
 )
 from mmlistener.modeling.configuration_emotion import EmotionRecognizerConfig
 from mmlistener.modeling.modeling_emotion import EmotionRecognizer
@@ -218,3 +222,44 @@ def test_evaluate_module_loads_offline_and_matches_score_predictions():
     expected.update({f"gt_{k}": v for k, v in score_ground_truth(examples, seed=2).items()})
     assert result == pytest.approx(expected, rel=1e-5)
     assert "p_fd" not in metric.compute(predictions=predictions[:1], references=[predictions[0]])
+
+
+def test_code_perplexity_by_hand():
+    assert code_perplexity([1, 1, 0, 2]) == pytest.approx(2**1.5)  # p = 1/4, 1/4, 1/2: entropy 1.5 bits
+    assert code_perplexity([3, 3, 3, 3]) == pytest.approx(4.0)
+    assert code_perplexity([0, 5, 0]) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no code"):
+        code_perplexity([0, 0])
+
+
+def test_score_vqvae_averages_model_losses_and_pools_codes():
+    torch.manual_seed(0)
+    config = IdentityVQVAEConfig(hidden_size=16, codebook_size=16, codebook_dim=8, num_residual_layers=1)
+    vqvae = IdentityVQVAE(config)
+    codebook = vqvae.codebook_vectors().clone()
+    examples = [_window(0, frames=48), _window(1, frames=48), _window(2, frames=41)]
+    scores = score_vqvae(vqvae, examples, batch_size=1)
+    assert not vqvae.training and torch.equal(vqvae.codebook_vectors(), codebook)  # eval: no EMA update
+    with torch.no_grad():
+        outputs = [
+            vqvae(
+                torch.as_tensor(np.asarray(e["listener_motion"]))[None],
+                identity=torch.from_numpy(e["listener_identity"])[None],
+            )
+            for e in examples
+        ]
+    assert scores["reconstruction"] == pytest.approx(
+        np.mean([float(o.reconstruction_loss) for o in outputs]), rel=1e-5
+    )
+    assert scores["commitment"] == pytest.approx(np.mean([float(o.commit_loss) for o in outputs]), rel=1e-5)
+    codes = torch.cat([o.codes.reshape(-1) for o in outputs]).numpy()
+    assert scores["perplexity"] == pytest.approx(code_perplexity(np.bincount(codes, minlength=16)))
+    expected_l2 = np.mean(
+        [l2(o.reconstruction[0].detach().numpy(), e["listener_motion"]) for o, e in zip(outputs, examples)]
+    )
+    assert scores["l2"] == pytest.approx(expected_l2, rel=1e-5)
+    assert score_vqvae(vqvae, examples, batch_size=8) == pytest.approx(
+        scores, rel=1e-5
+    )  # batching does not matter
+    table = vqvae_table({"instance/adain": scores})
+    assert table.splitlines()[0] == "| VQ-VAE | Reconstruction ↓ | Commitment ↓ | Perplexity ↑ | L2 ↓ |"
