@@ -111,39 +111,59 @@ def _source_audio(path: str) -> np.ndarray:
 class SpeakerFeatures:
     """`datasets.map` function adding the speaker's acoustic/content codes, words and emotion ids to windows.
 
-    Holds settings only: the front ends are built once per process, on first use, through a
-    [`ListenerProcessor`] (its `asr`, `acoustic_codec`, `emotion_recognizer` and `emotion_ids_from_motion`).
+    The front ends are those of a [`ListenerProcessor`] (its `acoustic_codec`, `asr` and
+    `emotion_ids_from_motion`): a processor object, a saved processor directory, or one built on first use in
+    each process from `front_ends` (checkpoint settings such as `acoustic_codec_checkpoint`).
+
+    Args:
+        processor (`ListenerProcessor` or `str`, *optional*): the processor or its directory.
+        front_ends (`dict`, *optional*): processor settings (checkpoint paths) to build or override with.
+        media_dir (`str`, *optional*): folder of the audio/video files addressed by each window's `source`.
+        acoustic (`bool`): add `acoustic_codes` / `content_codes` from the audio (needs `media_dir`).
+        transcribe (`bool`): replace `words` / `history_words` by ASR transcripts (needs `media_dir`).
+        emotion (`bool`): add `emotion_ids` from the speaker's motion where a window has none.
+        recompute_emotion (`bool`): replace existing emotion ids too.
+        history_seconds (`float`), group_size (`int`): as in the builder config.
     """
 
     def __init__(
         self,
-        processor_path: str | None = None,
+        processor=None,
         front_ends: dict | None = None,
         media_dir: str | None = None,
+        acoustic: bool = False,
         transcribe: bool = False,
+        emotion: bool = False,
         recompute_emotion: bool = False,
         history_seconds: float = 3.0,
         group_size: int = 8,
     ):
-        self.processor_path = processor_path
+        if (acoustic or transcribe) and media_dir is None:
+            raise ValueError("acoustic codes and transcripts need media_dir (the speaker audio)")
+        self.processor_path = processor if isinstance(processor, str) else None
+        self._processor = None if isinstance(processor, str) else processor
         self.front_ends = dict(front_ends or {})
         self.media_dir = media_dir
+        self.acoustic = acoustic
         self.transcribe = transcribe
+        self.emotion = emotion or recompute_emotion
         self.recompute_emotion = recompute_emotion
         self.history_seconds = history_seconds
         self.group_size = group_size
-        self._processor = None
-        if transcribe and media_dir is None:
-            raise ValueError("transcribe needs media_dir (the audio to transcribe)")
+        settings = {key: value for key, value in vars(self).items() if key != "_processor"}
+        if self._processor is not None:
+            settings["processor"] = self._processor.to_dict()
+        self._fingerprint = json.dumps({**settings, "version": FEATURES_VERSION}, sort_keys=True)
+
+    @property
+    def active(self) -> bool:
+        return self.acoustic or self.transcribe or self.emotion
 
     @property
     def fingerprint(self) -> str:
-        settings = {key: value for key, value in vars(self).items() if key != "_processor"}
-        return json.dumps({**settings, "version": FEATURES_VERSION}, sort_keys=True)
-
-    @property
-    def may_add_emotion(self) -> bool:
-        return self.processor_path is not None or "emotion_checkpoint" in self.front_ends
+        """The settings as JSON: part of the cache key of the map results (with a processor object, its
+        settings stand for its weights)."""
+        return self._fingerprint
 
     def processor(self, fps: int):
         if self._processor is None:
@@ -157,12 +177,12 @@ class SpeakerFeatures:
                 processor = ListenerProcessor(
                     gpt2_tokenizer_from_tiktoken(), group_size=self.group_size, fps=fps, **self.front_ends
                 )
-            if processor.fps != fps or processor.group_size != self.group_size:
-                raise ValueError(
-                    f"the processor works at {processor.fps} fps in groups of {processor.group_size}; the data is at "
-                    f"{fps} fps in groups of {self.group_size}"
-                )
             self._processor = processor
+        if self._processor.fps != fps or self._processor.group_size != self.group_size:
+            raise ValueError(
+                f"the processor works at {self._processor.fps} fps in groups of {self._processor.group_size}; the "
+                f"data is at {fps} fps in groups of {self.group_size}"
+            )
         return self._processor
 
     def __call__(self, example: dict) -> dict:
@@ -170,11 +190,9 @@ class SpeakerFeatures:
         frames = len(example["speaker_motion"])
         processor = self.processor(fps)
         updates = {}
-        if self.media_dir is not None:
+        if self.acoustic or self.transcribe:
             updates.update(self._audio_features(processor, example, fps, frames))
-        if processor.emotion_checkpoint is not None and (
-            self.recompute_emotion or not example["emotion_ids"]
-        ):
+        if self.emotion and (self.recompute_emotion or not example["emotion_ids"]):
             updates["emotion_ids"] = processor.emotion_ids_from_motion(
                 np.asarray(example["speaker_motion"], dtype=np.float32), np.asarray(example["speaker_shape"])
             )
@@ -195,7 +213,7 @@ class SpeakerFeatures:
             )
         window = np.pad(window, (0, last - first - len(window)))
         updates = {}
-        if processor.acoustic_codec_config is not None and processor.acoustic_codec_checkpoint is not None:
+        if self.acoustic:
             content, acoustic = processor.acoustic_codec.encode(window)
             updates.update(acoustic_codes=acoustic, content_codes=content)
         if self.transcribe:
@@ -225,11 +243,14 @@ def prepare_dataset(
         builder_class, args.data_dir, config_name, cache_dir=args.cache_dir, **config_kwargs
     )
     config = builder_class.BUILDER_CONFIG_CLASS(name=config_name or "default", **config_kwargs)
+    has_codec = args.acoustic_codec_checkpoint is not None or args.processor is not None
     extractor = SpeakerFeatures(
-        processor_path=args.processor,
+        processor=args.processor,
         front_ends=args.front_end_settings(),
         media_dir=args.media_dir,
+        acoustic=args.media_dir is not None and has_codec,
         transcribe=args.transcribe,
+        emotion=args.emotion_checkpoint is not None or args.processor is not None,
         recompute_emotion=args.recompute_emotion,
         history_seconds=config.history_seconds,
         group_size=getattr(config, "group_size", 8),
@@ -238,7 +259,7 @@ def prepare_dataset(
         f"builder `{builder_class.__name__}` config `{config.name}`: "
         + ", ".join(f"{key}={value}" for key, value in sorted(config_kwargs.items()))
     ]
-    if extractor.media_dir is not None or extractor.may_add_emotion:
+    if extractor.active:
         features = {}
         for split, part in dataset.items():
             fingerprint = hashlib.sha256(f"{part._fingerprint}|{extractor.fingerprint}".encode()).hexdigest()[
@@ -256,11 +277,11 @@ def prepare_dataset(
         preprocessing.append(
             f"speaker features from the processor's front ends: {settings or args.processor}"
         )
-        if args.media_dir is not None:
+        if extractor.acoustic:
             preprocessing.append("acoustic/content codes: SpeechTokenizer quantizers 2/1 of the source audio")
         if args.transcribe:
             preprocessing.append("words and history words: ASR transcripts with word timestamps")
-        if extractor.may_add_emotion:
+        if extractor.emotion:
             preprocessing.append(
                 "emotion ids: EmotionRecognizer on the speaker's motion, mean per group, argmax"
             )
