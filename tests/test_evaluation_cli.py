@@ -5,7 +5,9 @@ import json
 import datasets
 import numpy as np
 import pytest
+import torch
 
+from mmlistener import IdentityVQVAE, IdentityVQVAEConfig
 from mmlistener.data.features import EXAMPLE_FEATURES
 from mmlistener.data.synthetic import sample_identity_motion
 from mmlistener.evaluation import (
@@ -126,3 +128,33 @@ def test_command_line_names_bad_inputs(tmp_path):
         main(["--dataset_dir", str(tmp_path / "data"), "--systems", "random,oracle"])
     with pytest.raises(ValueError, match="needs a VQ-VAE: pass --vqvae"):
         main(["--dataset_dir", str(tmp_path / "data"), "--systems", "ours_random_walk"])
+
+
+def test_command_line_random_walk_rows_and_vqvae_table(tmp_path):
+    torch.manual_seed(0)
+    for name, norms in {"vqvae": ("instance", "adain"), "naive": ("none", "none")}.items():
+        config = IdentityVQVAEConfig(
+            hidden_size=16, codebook_size=16, codebook_dim=8, num_residual_layers=1,
+            encoder_norm=norms[0], decoder_norm=norms[1],
+        )  # fmt: skip
+        IdentityVQVAE(config).save_pretrained(tmp_path / name)
+    _save_dataset(tmp_path / "data")
+    out = tmp_path / "eval"
+    results = main(
+        [
+            "--dataset_dir", str(tmp_path / "data"),
+            "--systems", "naive_random_walk,ours_random_walk",
+            "--vqvae", str(tmp_path / "vqvae"),
+            "--naive_vqvae", str(tmp_path / "naive"),
+            "--vqvae_table", f"{tmp_path / 'vqvae'},{tmp_path / 'naive'}",
+            "--output_dir", str(out),
+            "--num_plot_windows", "0",
+        ]
+    )  # fmt: skip
+    assert list(results) == ["GT", "naive_random_walk", "ours_random_walk"]
+    assert results["naive_random_walk"]["l2"] != results["ours_random_walk"]["l2"]
+    vqvae_rows = json.loads((out / "vqvae_results.json").read_text())
+    assert list(vqvae_rows) == [str(tmp_path / "vqvae"), str(tmp_path / "naive")]
+    assert all(1.0 <= row["perplexity"] <= 16.0 for row in vqvae_rows.values())
+    assert (out / "vqvae_results.md").read_text().startswith("| VQ-VAE |")
+    assert not (out / "plots").exists()
