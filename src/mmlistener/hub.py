@@ -195,6 +195,31 @@ def save_model_card(output_dir: str | Path, **kwargs) -> Path:
     return path
 
 
+def add_results_to_card(
+    model_dir: str | Path,
+    results: Mapping[str, Mapping[str, float]],
+    results_row: str,
+    dataset_name: str,
+    results_split: str = "test",
+) -> Path:
+    """Put an evaluation table into the saved card `model_dir/README.md`: `model-index` metadata from the
+    row `results_row`, and the table in the card's Evaluation section. Returns the card's path."""
+    path = Path(model_dir) / "README.md"
+    if not path.is_file():
+        raise FileNotFoundError(f"no model card at {path}: save the model (and its card) first")
+    card = ModelCard.load(path)
+    card.data.eval_results = eval_results(results, results_row, dataset_name, results_split)
+    card.data.model_name = card.data.model_name or Path(model_dir).name
+    head, marker, rest = card.text.partition("## Evaluation\n")
+    if not marker:
+        raise ValueError(f"{path} has no '## Evaluation' section to fill")
+    _, next_heading, tail = rest.partition("\n## ")
+    section = _results_section(results, results_row, results_split)
+    card.text = head + marker + "\n" + section + "\n" + next_heading + tail
+    card.save(path)
+    return path
+
+
 def push_folder_to_hub(folder: str | Path, repo_id: str, private: bool = True, commit_message: str | None = None):
     """Create `repo_id` if needed and upload a saved model folder (without `checkpoints/` and `logs/`)."""
     from huggingface_hub import HfApi
@@ -211,4 +236,4 @@ def push_folder_to_hub(folder: str | Path, repo_id: str, private: bool = True, c
     )
 
 
-__all__ = ["build_model_card", "eval_results", "push_folder_to_hub", "save_model_card", "template_path"]
+__all__ = ["add_results_to_card", "build_model_card", "eval_results", "push_folder_to_hub", "save_model_card", "template_path"]

@@ -9,10 +9,11 @@ micro-batch the step implies, and `save_state` / `load_state` carry the model, t
 schedule, the step and every process's random generators.
 """
 
-import math
+import json
 import os
 import re
 import shutil
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -38,11 +39,16 @@ class TrainResult:
         step (`int`): optimizer steps done (equals `max_steps`).
         train_loss (`float`): mean training loss of the last logging interval (all processes).
         eval_loss (`float` or `None`): validation loss at the end, when there is a validation split.
+        runtime (`float`): seconds spent in the loop of this run (after set-up; resumed runs count their part).
+        steps_per_second (`float`), samples_per_second (`float`): throughput of this run, all processes together.
     """
 
     step: int
     train_loss: float
     eval_loss: float | None
+    runtime: float = 0.0
+    steps_per_second: float = 0.0
+    samples_per_second: float = 0.0
 
 
 class TrainingProgress:
@@ -287,6 +293,7 @@ def train(
         generator=torch.Generator(),  # the loader's seed draw must not touch the global generator
     )
     micro_batches = iter(loader)
+    first_step, started = progress.step, time.perf_counter()
     bar = tqdm(
         total=args.max_steps, initial=progress.step, desc="training", disable=not accelerator.is_local_main_process
     )
@@ -334,13 +341,24 @@ def train(
         if args.checkpointing_steps and (done or progress.step % args.checkpointing_steps == 0):
             _save_checkpoint(accelerator, args, progress.step)
     bar.close()
-    if math.isnan(train_loss) and window_losses:
-        train_loss = _mean_across(accelerator, window_losses)
-    return TrainResult(step=progress.step, train_loss=train_loss, eval_loss=eval_loss)
+    runtime = time.perf_counter() - started
+    steps = progress.step - first_step
+    samples = steps * args.gradient_accumulation_steps * args.per_device_train_batch_size * accelerator.num_processes
+    return TrainResult(
+        step=progress.step,
+        train_loss=train_loss,
+        eval_loss=eval_loss,
+        runtime=runtime,
+        steps_per_second=steps / runtime if steps else 0.0,
+        samples_per_second=samples / runtime if steps else 0.0,
+    )
 
 
-def finish_run(accelerator: Accelerator, model, args: LoopArguments, card_kwargs: dict, processor=None) -> None:
-    """Save the trained model (safetensors), the processor and a model card in `output_dir`; push if asked.
+def finish_run(
+    accelerator: Accelerator, model, args: LoopArguments, result: TrainResult, card_kwargs: dict, processor=None
+) -> None:
+    """Save the trained model (safetensors), the processor, a model card and `train_results.json` (the
+    [`TrainResult`]) in `output_dir`; push to the Hub if asked.
 
     Call on every process (the state dict is gathered across processes under FSDP / DeepSpeed); only the
     main process writes. `card_kwargs` go to `mmlistener.hub.save_model_card`.
@@ -355,6 +373,8 @@ def finish_run(accelerator: Accelerator, model, args: LoopArguments, card_kwargs
         if processor is not None:
             processor.save_pretrained(args.output_dir)
         save_model_card(args.output_dir, config=unwrapped.config, repo_id=args.hub_model_id, **card_kwargs)
+        with open(os.path.join(args.output_dir, "train_results.json"), "w") as handle:
+            json.dump(asdict(result), handle, indent=2)
         if args.push_to_hub:
             push_folder_to_hub(args.output_dir, args.hub_model_id, private=args.hub_private)
         accelerator.print(f"saved the model to {args.output_dir}")

@@ -129,6 +129,7 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: Listener
         accelerator,
         model,
         loop_args,
+        result,
         processor=processor,
         card_kwargs={
             "kind": "listener",

@@ -74,6 +74,7 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: VQVAEArg
         accelerator,
         model,
         loop_args,
+        result,
         card_kwargs={
             "kind": "vqvae",
             "dataset_name": data_args.dataset_path,
