@@ -60,8 +60,20 @@ class ListenerPipeline:
         """Nothing to fit: the model is trained by `mmlistener.training`. Here for the shared interface."""
         return self
 
+    @staticmethod
+    def num_frames(example: dict) -> int:
+        """Frames to generate for a window: its `num_frames`, else the length of its listener or speaker motion."""
+        if example.get("num_frames") is not None:
+            return int(example["num_frames"])
+        for key in ("listener_motion", "speaker_motion"):
+            if example.get(key) is not None:
+                return len(example[key])
+        raise ValueError(
+            "cannot tell the window's length: give num_frames, listener_motion or speaker_motion"
+        )
+
     def _processor_inputs(self, examples: Sequence[dict]) -> dict:
-        inputs = {"num_frames": [len(example["listener_motion"]) for example in examples]}
+        inputs = {"num_frames": [self.num_frames(example) for example in examples]}
         for key in SPEAKER_KEYS:
             values = [example.get(key) for example in examples]
             if all(value is not None for value in values):
@@ -77,14 +89,19 @@ class ListenerPipeline:
 
     @torch.no_grad()
     def predict(self, examples: Sequence[dict]) -> list[np.ndarray]:
-        """Raw listener motion `(T_i, 56)` for each window (a dataset split or a list of example dicts)."""
+        """Raw listener motion `(T_i, 56)` for each window (a dataset split or a list of example dicts).
+
+        Each window needs its speaker inputs (`words`, `acoustic_codes`, `emotion_ids` or
+        `speaker_motion` + `speaker_shape`, ...), its `listener_identity (100,)` and a length
+        (`num_frames`, or `listener_motion` / `speaker_motion`); `listener_codes` are never read.
+        """
         motions = []
         for start in range(0, len(examples), self.batch_size):
             batch = [examples[index] for index in range(start, min(start + self.batch_size, len(examples)))]
             for index, example in enumerate(batch):
-                if "listener_identity" not in example or "listener_motion" not in example:
+                if example.get("listener_identity") is None:
                     raise ValueError(
-                        f"window {start + index} needs 'listener_identity' and 'listener_motion'"
+                        f"window {start + index} has no 'listener_identity' (the listener's shape beta)"
                     )
             codes = self.generate_codes(batch)
             identity = torch.as_tensor(
@@ -93,7 +110,7 @@ class ListenerPipeline:
             )
             decoded = self.vqvae.decode(codes.to(self.vqvae.device), identity=identity).motion
             for example, motion in zip(batch, decoded.float().cpu().numpy()):
-                frames = len(example["listener_motion"])
+                frames = self.num_frames(example)
                 if motion.shape[0] < frames:
                     raise ValueError(f"decoded {motion.shape[0]} frames for a window of {frames}")
                 motions.append(motion[:frames])
