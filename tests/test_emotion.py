@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -140,3 +142,35 @@ def test_group_rule_is_mean_probability_then_argmax():
     for num_groups in (1, 3):  # 7 frames make exactly 2 groups of 4
         with pytest.raises(ValueError, match="do not make"):
             group_emotion_ids(probabilities, group_size=4, num_groups=num_groups)
+
+
+def test_saved_recognizer_loads_as_remote_code_without_mmlistener(tmp_path, run_python):
+    model = tiny_recognizer()
+    model.save_pretrained(tmp_path / "emotion")
+    inputs = {"shape": torch.randn(3, 100), "expression": torch.randn(3, 50), "jaw_pose": torch.randn(3, 3)}
+    torch.save({**inputs, "expected": model(**inputs).logits}, tmp_path / "io.pt")
+    auto_map = json.loads((tmp_path / "emotion" / "config.json").read_text())["auto_map"]
+    assert auto_map["AutoModel"] == "modeling_emotion.EmotionRecognizer"
+    result = run_python(
+        """
+        import sys
+
+        class NoMmlistener:  # the package is installed in this venv: make sure the child cannot import it
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "mmlistener":
+                    raise ImportError("mmlistener is blocked in this process")
+
+        sys.meta_path.insert(0, NoMmlistener())
+        import torch
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained("emotion", trust_remote_code=True).eval()
+        data = torch.load("io.pt", weights_only=True)
+        logits = model(shape=data["shape"], expression=data["expression"], jaw_pose=data["jaw_pose"]).logits
+        torch.testing.assert_close(logits, data["expected"])
+        assert "mmlistener" not in sys.modules
+        print(type(model).__module__)
+        """,
+        cwd=tmp_path,
+    )
+    assert result.stdout.strip().endswith("modeling_emotion")

@@ -83,4 +83,6 @@ class EmotionRecognizerConfig(PreTrainedConfig):
         return self.num_classes + 2
 
 
+EmotionRecognizerConfig.register_for_auto_class()
+
 __all__ = ["EmotionRecognizerConfig", "AFFECTNET_LABELS"]

@@ -167,4 +167,6 @@ class EmotionRecognizer(EmotionRecognizerPreTrainedModel):
         )
 
 
+EmotionRecognizer.register_for_auto_class("AutoModel")
+
 __all__ = ["EmotionRecognizer", "EmotionRecognizerOutput", "EmotionRecognizerPreTrainedModel"]
