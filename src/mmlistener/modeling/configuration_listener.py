@@ -120,6 +120,7 @@ class ListenerConfig(PreTrainedConfig):
         num_emotion_tokens (`int`, defaults to 8): speaker emotion classes.
         group_size (`int`, defaults to 8): motion frames per listener token (r).
         fps (`int`, defaults to 30): motion frame rate.
+        initializer_range (`float`, defaults to 0.02): std of the new embedding rows and of the listener head.
 
     Example:
 
@@ -149,6 +150,7 @@ class ListenerConfig(PreTrainedConfig):
     num_emotion_tokens: int = 8
     group_size: int = 8
     fps: int = 30
+    initializer_range: float = 0.02
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):

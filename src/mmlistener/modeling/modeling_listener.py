@@ -1,0 +1,573 @@
+"""ListenerForCausalLM: a causal LM backbone reading interleaved speaker tokens and writing listener tokens.
+
+The backbone (any causal LM of transformers: GPT-2, LLaMA, ...) is wrapped, not copied. Its vocabulary
+is extended for the new blocks of the [`TokenLayout`] (listener, acoustic, content, emotion codes and
+the special tokens): `resize_token_embeddings` grows the input embeddings *and* the backbone's own
+LM head (tied to the input embeddings when the backbone ties them, as GPT-2 does), so the LM head
+scores the full extended vocabulary for stage 1. The text rows keep their values; the new rows are
+drawn from `normal(0, initializer_range)`. A separate listener head maps hidden states to the
+`num_listener_tokens` listener classes for stage 2 and generation.
+
+This file imports nothing from mmlistener but its configuration (relative import): it is copied next
+to saved weights so that `AutoModelForCausalLM.from_pretrained(dir, trust_remote_code=True)` works
+where mmlistener is not installed.
+"""
+
+import copy
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.cache_utils import Cache
+from transformers.generation import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+from transformers.utils import ModelOutput
+
+from .configuration_listener import ListenerConfig
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class ListenerCausalLMOutput(ModelOutput):
+    r"""Output of [`ListenerForCausalLM.forward`].
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*): `lm_loss + listener_loss` (those present).
+        lm_loss (`torch.FloatTensor` of shape `()`, *optional*): stage-1 next-token cross-entropy of the LM
+            head over the full extended vocabulary, on labels outside the listener block.
+        listener_loss (`torch.FloatTensor` of shape `()`, *optional*): stage-2 cross-entropy of the listener
+            head, on labels inside the listener block.
+        logits (`torch.FloatTensor` of shape `(batch, kept, vocab_size)`, *optional*): LM-head logits over the
+            extended vocabulary at the kept positions (see `logits_to_keep`).
+        listener_logits (`torch.FloatTensor` of shape `(batch, seq, num_listener_tokens)`): listener-head
+            logits; position `t` predicts the listener code at `t + 1`.
+        past_key_values ([`Cache`], *optional*): the backbone's key/value cache.
+        hidden_states, attentions (`tuple(torch.FloatTensor)`, *optional*): the backbone's, when asked for.
+    """
+
+    loss: torch.FloatTensor | None = None
+    lm_loss: torch.FloatTensor | None = None
+    listener_loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    listener_logits: torch.FloatTensor | None = None
+    past_key_values: Cache | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+    attentions: tuple[torch.FloatTensor, ...] | None = None
+
+
+class ListenerGenerationConfig(GenerationConfig):
+    r"""[`GenerationConfig`] of [`ListenerForCausalLM.generate`]: greedy by default.
+
+    The usual fields apply to the listener logits of each group: `do_sample`, `temperature`, `top_k`,
+    `top_p` (through transformers' logits warpers). Two fields are added:
+
+    Args:
+        seed (`int`, *optional*): seed of a private `torch.Generator` for sampling (the global RNG is left
+            alone); `None` samples from the global RNG.
+        window_keep_fraction (`float`, defaults to 0.5): when the sequence outgrows the backbone's positions,
+            the oldest groups are dropped until history + kept groups + the next group's speaker tokens fill
+            at most this fraction of the positions; the window is then re-prefilled (see `generate`).
+    """
+
+    def __init__(self, seed: int | None = None, window_keep_fraction: float = 0.5, **kwargs):
+        kwargs.setdefault("do_sample", False)
+        if not 0.0 < float(window_keep_fraction) <= 1.0:
+            raise ValueError(f"window_keep_fraction must lie in (0, 1], got {window_keep_fraction}")
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.window_keep_fraction = window_keep_fraction
+
+
+@dataclass
+class _Sample:
+    """One sample's real tokens cut for generation: history, then per group (prefix | slot + suffix)."""
+
+    history: torch.LongTensor
+    prefixes: list[torch.LongTensor]  # speaker tokens of group g up to and including `<lr>`
+    suffixes: list[torch.LongTensor]  # group g from its listener slot (index 0) to its end
+
+    @property
+    def num_groups(self) -> int:
+        return len(self.prefixes)
+
+    def group_length(self, g: int) -> int:
+        return len(self.prefixes[g]) + len(self.suffixes[g])
+
+
+class ListenerPreTrainedModel(PreTrainedModel):
+    config_class = ListenerConfig
+    base_model_prefix = "backbone"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        """Listener head: `normal(0, initializer_range)` weights, zero bias (the backbone inits its own)."""
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+
+
+class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
+    r"""Listener language model: the backbone with an extended vocabulary and a listener head.
+
+    Args:
+        config ([`ListenerConfig`]): backbone config and token layout.
+        backbone ([`PreTrainedModel`], *optional*): an already loaded causal LM to wrap (used by
+            [`~ListenerForCausalLM.from_backbone`]); built from `config.backbone_config` when absent.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from transformers import GPT2Config
+    >>> from mmlistener import ListenerConfig, ListenerForCausalLM
+    >>> config = ListenerConfig(backbone_config=GPT2Config(n_layer=2, n_embd=16, n_head=2, vocab_size=100))
+    >>> model = ListenerForCausalLM(config).eval()
+    >>> model.get_input_embeddings().num_embeddings == config.layout.vocab_size
+    True
+
+    ```
+    """
+
+    def __init__(self, config: ListenerConfig, backbone: PreTrainedModel | None = None):
+        super().__init__(config)
+        layout = config.layout
+        if backbone is None:
+            backbone_config = copy.deepcopy(config.backbone_config)
+            backbone_config.vocab_size = layout.vocab_size
+            backbone = AutoModelForCausalLM.from_config(backbone_config)
+        else:
+            _extend_vocabulary(backbone, layout.vocab_size, self.config.initializer_range)
+        self.backbone = backbone
+        self.listener_head = nn.Linear(config.backbone_config.hidden_size, config.num_listener_tokens)
+        self.post_init()
+        self.generation_config = ListenerGenerationConfig()
+
+    @classmethod
+    def from_backbone(
+        cls,
+        backbone: str | os.PathLike | PreTrainedModel,
+        backbone_kwargs: dict | None = None,
+        **config_kwargs,
+    ) -> "ListenerForCausalLM":
+        """Start from pretrained backbone weights: text rows kept, new rows and listener head random.
+
+        Args:
+            backbone (`str`, `os.PathLike` or [`PreTrainedModel`]): a Hub id (`"gpt2-medium"`), a local
+                directory, or a loaded causal LM (its embeddings are resized in place).
+            backbone_kwargs (`dict`, *optional*): passed to `AutoModelForCausalLM.from_pretrained`
+                (e.g. `{"dtype": torch.bfloat16}`).
+            config_kwargs: [`ListenerConfig`] fields (`num_listener_tokens`, `group_size`, ...).
+        """
+        if isinstance(backbone, (str, os.PathLike)):
+            backbone = AutoModelForCausalLM.from_pretrained(backbone, **(backbone_kwargs or {}))
+        elif not isinstance(backbone, PreTrainedModel):
+            raise ValueError(f"backbone must be a name, a path or a PreTrainedModel, got {type(backbone).__name__}")
+        if "backbone_config" in config_kwargs:
+            raise ValueError("from_backbone takes the backbone's own config; do not pass backbone_config")
+        config = ListenerConfig(backbone_config=copy.deepcopy(backbone.config), **config_kwargs)
+        return cls(config, backbone=backbone)
+
+    # -- embeddings (HF accessors) -------------------------------------------------------------------
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.backbone.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Embedding):
+        self.backbone.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.backbone.get_output_embeddings()
+
+    def set_output_embeddings(self, value: nn.Module):
+        self.backbone.set_output_embeddings(value)
+
+    # -- forward ----------------------------------------------------------------------------------------
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        group_ids: torch.LongTensor | None = None,
+        listener_slot_mask: torch.BoolTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.FloatTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs,
+    ) -> ListenerCausalLMOutput:
+        r"""Run the backbone; score labels with the LM head (stage 1) or the listener head (stage 2).
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch, seq)`): ids of the extended vocabulary.
+            attention_mask (`torch.LongTensor` of shape `(batch, seq)`, *optional*): 1 on real tokens.
+            labels (`torch.LongTensor` of shape `(batch, seq)`, *optional*): aligned with `input_ids` (the
+                model shifts), -100 where not scored. Labels in the listener block are scored by the listener
+                head (target `label - listener_offset`), all others by the LM head over the full vocabulary.
+            group_ids, listener_slot_mask (`torch.LongTensor` / `torch.BoolTensor` of shape `(batch, seq)`,
+                *optional*): processor outputs; only `generate` reads them, `forward` accepts them so that a
+                whole processor batch can be passed as `**batch`.
+            logits_to_keep (`int`, *optional*): LM-head logits are computed on the last `logits_to_keep`
+                positions (0 = all). Defaults to all positions without `labels` and to none with `labels`:
+                the losses are computed on the scored positions only, never on a `(batch, seq, vocab)` tensor.
+
+        Returns:
+            [`ListenerCausalLMOutput`].
+        """
+        outputs = self.backbone.base_model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        hidden = outputs.last_hidden_state
+        listener_logits = self.listener_head(hidden)
+        lm_loss = listener_loss = loss = None
+        if labels is not None:
+            lm_loss, listener_loss = self._losses(hidden, labels)
+            loss = sum(part for part in (lm_loss, listener_loss) if part is not None)
+        if logits_to_keep is None:
+            logits_to_keep = 0 if labels is None else -1
+        logits = None
+        if logits_to_keep >= 0:
+            kept = hidden if logits_to_keep == 0 else hidden[:, -logits_to_keep:]
+            logits = self.get_output_embeddings()(kept)
+        return ListenerCausalLMOutput(
+            loss=loss,
+            lm_loss=lm_loss,
+            listener_loss=listener_loss,
+            logits=logits,
+            listener_logits=listener_logits,
+            past_key_values=outputs.past_key_values if use_cache else None,
+            hidden_states=getattr(outputs, "hidden_states", None),
+            attentions=getattr(outputs, "attentions", None),
+        )
+
+    def _losses(self, hidden: torch.Tensor, labels: torch.LongTensor):
+        """Stage-1 and stage-2 cross-entropies from the hidden states at the scored positions only."""
+        if labels.shape != hidden.shape[:2]:
+            raise ValueError(f"labels have shape {tuple(labels.shape)} but the inputs {tuple(hidden.shape[:2])}")
+        layout = self.config.layout
+        targets = labels[:, 1:].to(hidden.device)
+        hidden = hidden[:, :-1]
+        scored = targets != IGNORE_INDEX
+        if not bool(scored.any()):
+            raise ValueError("labels score no position (all -100 after the shift)")
+        if bool(((targets < 0) & scored).any()) or bool((targets >= layout.vocab_size).any()):
+            raise ValueError(f"labels must be -100 or ids in [0, {layout.vocab_size})")
+        listener = scored & layout.is_listener_id(targets)
+        speaker = scored & ~listener
+        lm_loss = listener_loss = None
+        if bool(speaker.any()):
+            logits = self.get_output_embeddings()(hidden[speaker])
+            lm_loss = F.cross_entropy(logits.float(), targets[speaker])
+        if bool(listener.any()):
+            logits = self.listener_head(hidden[listener])
+            listener_loss = F.cross_entropy(logits.float(), targets[listener] - layout.listener_offset)
+        return lm_loss, listener_loss
+
+    # -- generation ---------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        listener_slot_mask: torch.BoolTensor | None = None,
+        group_ids: torch.LongTensor | None = None,
+        generation_config: GenerationConfig | None = None,
+        logits_processor: LogitsProcessorList | None = None,
+        use_cache: bool = True,
+        **kwargs,
+    ) -> torch.LongTensor:
+        r"""Listener codes of a processor batch, one per group, predicted group after group.
+
+        1. Cut each sample into history and groups: group `g`'s *prefix* (its words, `<sa>`..`</sa>`,
+           `<emo>`..`</emo>`, `<lr>`) and its *suffix* (the listener slot and what follows it in the group).
+        2. Feed the history and group 0's prefix; read the listener head at `<lr>`; pick code 0.
+        3. For each next group, feed the previous group's suffix with the picked code in the slot, then the
+           group's prefix, as one chunk through the KV cache (never recomputing the prefix); pick the code.
+           Samples whose chunks differ in length are right-padded inside the chunk; the padding is masked
+           for every later token and the position ids count real tokens only, so a batch gives the codes of
+           one-by-one generation.
+        4. Sliding window: when history + kept groups + the next prefix would exceed the backbone's
+           positions, the oldest groups are dropped (history kept) until it all fills at most
+           `window_keep_fraction` of the positions, and the window is re-prefilled with fresh positions.
+
+        Codes are picked greedily, or sampled when `do_sample=True` (`temperature`, `top_k`, `top_p` through
+        transformers' warpers, then the caller's `logits_processor`, which sees the codes picked so far as
+        its `input_ids`).
+
+        Args:
+            input_ids, attention_mask, listener_slot_mask, group_ids (`torch.Tensor` of shape `(batch, seq)`):
+                a processor batch (stage "listener"). Slot contents are ignored. Without `listener_slot_mask`,
+                the token after each `<lr>` is a slot; without `group_ids`, history words count as group 0.
+            generation_config ([`GenerationConfig`], *optional*): defaults to `self.generation_config`.
+            logits_processor ([`LogitsProcessorList`], *optional*): appended after the config's warpers.
+            use_cache (`bool`, defaults to `True`): `False` recomputes the whole window at every group (the
+                reference path: greedy results are the same token for token).
+            kwargs: `GenerationConfig` fields (`do_sample`, `temperature`, `seed`, ...); `labels` is ignored.
+
+        Returns:
+            `torch.LongTensor` of shape `(batch, num_groups)` in `[0, num_listener_tokens)`. A sample with fewer
+            groups than the longest is padded by repeating its last code (trim to its own group count).
+        """
+        codes = list(
+            self.generate_steps(
+                input_ids,
+                attention_mask=attention_mask,
+                listener_slot_mask=listener_slot_mask,
+                group_ids=group_ids,
+                generation_config=generation_config,
+                logits_processor=logits_processor,
+                use_cache=use_cache,
+                **kwargs,
+            )
+        )
+        return torch.stack(codes, dim=1)
+
+    @torch.no_grad()
+    def generate_steps(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        listener_slot_mask: torch.BoolTensor | None = None,
+        group_ids: torch.LongTensor | None = None,
+        generation_config: GenerationConfig | None = None,
+        logits_processor: LogitsProcessorList | None = None,
+        use_cache: bool = True,
+        **kwargs,
+    ) -> Iterator[torch.LongTensor]:
+        """Same as [`~ListenerForCausalLM.generate`], yielding each group's codes `(batch,)` as soon as known.
+
+        For streaming: group `g`'s codes only depend on speaker tokens of groups `0..g`.
+        """
+        kwargs.pop("labels", None)
+        config = copy.deepcopy(generation_config or self.generation_config)
+        unused = config.update(**kwargs)
+        if unused:
+            raise ValueError(f"generate got unknown arguments {sorted(unused)}")
+        config.validate()
+        keep_fraction = float(getattr(config, "window_keep_fraction", 0.5))
+        if not 0.0 < keep_fraction <= 1.0:
+            raise ValueError(f"window_keep_fraction must lie in (0, 1], got {keep_fraction}")
+        processors = self._code_processors(config, logits_processor)
+        generator = None
+        if getattr(config, "seed", None) is not None:
+            generator = torch.Generator(device=self.device).manual_seed(int(config.seed))
+
+        samples = self._cut_samples(input_ids, attention_mask, listener_slot_mask, group_ids)
+        num_groups = max(sample.num_groups for sample in samples)
+        limit = self.config.max_position_embeddings
+        starts = [0] * len(samples)
+        picked = torch.zeros((len(samples), 0), dtype=torch.long, device=self.device)
+        state = None
+        for g in range(num_groups):
+            active = [b for b, sample in enumerate(samples) if g < sample.num_groups]
+            previous = list(starts)
+            for b in active:
+                starts[b] = self._window_start(samples[b], g, starts[b], limit, keep_fraction)
+            refill = g == 0 or not use_cache or any(starts[b] != previous[b] for b in active)
+            if refill:
+                chunks = [self._window(samples[b], picked[b], starts[b], g) for b in range(len(samples))]
+            else:
+                chunks = [self._step_chunk(samples[b], picked[b], g) for b in range(len(samples))]
+            hidden, state = self._feed(chunks, None if refill else state, use_cache)
+            scores = self.listener_head(hidden).float()
+            scores = processors(picked, scores)
+            if config.do_sample:
+                probs = torch.softmax(scores, dim=-1)
+                step = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            else:
+                step = scores.argmax(dim=-1)
+            done = torch.tensor([g >= sample.num_groups for sample in samples], device=self.device)
+            if bool(done.any()):
+                step = torch.where(done, picked[:, -1], step)
+            picked = torch.cat([picked, step[:, None]], dim=1)
+            yield step
+
+    def _code_processors(self, config: GenerationConfig, extra: LogitsProcessorList | None) -> LogitsProcessorList:
+        processors = LogitsProcessorList()
+        if config.do_sample:
+            if config.temperature is not None and config.temperature != 1.0:
+                processors.append(TemperatureLogitsWarper(config.temperature))
+            if config.top_k is not None and config.top_k != 0:
+                processors.append(TopKLogitsWarper(top_k=config.top_k, min_tokens_to_keep=1))
+            if config.top_p is not None and config.top_p < 1.0:
+                processors.append(TopPLogitsWarper(top_p=config.top_p, min_tokens_to_keep=1))
+        processors.extend(extra or [])
+        return processors
+
+    def _cut_samples(self, input_ids, attention_mask, listener_slot_mask, group_ids) -> list[_Sample]:
+        """Step 1 of `generate`: per sample, history and per-group prefix/suffix of the real tokens."""
+        if input_ids.ndim != 2:
+            raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
+        layout = self.config.layout
+        input_ids = input_ids.to(self.device)
+        real = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+        if listener_slot_mask is None:
+            after_lr = torch.zeros_like(real)
+            after_lr[:, 1:] = input_ids[:, :-1] == layout.token_id("<lr>")
+            listener_slot_mask = after_lr
+        samples = []
+        for b in range(input_ids.shape[0]):
+            keep = real[b].to(input_ids.device)
+            ids = input_ids[b][keep]
+            slots = torch.nonzero(listener_slot_mask[b].to(keep.device)[keep]).flatten().tolist()
+            if not slots:
+                raise ValueError(
+                    f"sample {b} has no listener slot: generate needs a stage-'listener' batch "
+                    "(listener_slot_mask or <lr> tokens)"
+                )
+            if slots[0] == 0:
+                raise ValueError(f"sample {b}: a listener slot cannot be the first token")
+            if group_ids is None:
+                history_end = 0
+                ends = [_after_closing(ids, slot, layout.token_id("</lr>")) for slot in slots[:-1]] + [len(ids)]
+            else:
+                groups = group_ids[b].to(keep.device)[keep]
+                history_end = _first_group_start(groups)
+                if [int(groups[slot]) for slot in slots] != list(range(len(slots))):
+                    raise ValueError(f"sample {b}: listener slots must sit in groups 0, 1, 2, ... in order")
+                ends = [int((groups <= g).nonzero().max()) + 1 for g in range(len(slots))]
+            starts = [history_end] + ends[:-1]
+            prefixes = [ids[start:slot] for start, slot in zip(starts, slots)]
+            suffixes = [ids[slot:end] for slot, end in zip(slots, ends)]
+            if any(len(suffix) == 0 for suffix in suffixes):
+                raise ValueError(f"sample {b}: listener slots and groups do not line up")
+            samples.append(_Sample(history=ids[:history_end], prefixes=prefixes, suffixes=suffixes))
+        return samples
+
+    @staticmethod
+    def _window_start(sample: _Sample, g: int, start: int, limit: int, keep_fraction: float) -> int:
+        """First kept group when predicting group `g` (step 4 of `generate`)."""
+        if g >= sample.num_groups:
+            return start
+        fixed = len(sample.history) + len(sample.prefixes[g])
+        if fixed > limit:
+            raise ValueError(
+                f"history ({len(sample.history)} tokens) and group {g}'s speaker tokens ({len(sample.prefixes[g])}) "
+                f"exceed the backbone's {limit} positions: shorten the history or the group"
+            )
+        length = fixed + sum(sample.group_length(j) for j in range(start, g))
+        if length <= limit:
+            return start
+        target = keep_fraction * limit
+        while start < g and length > target:
+            length -= sample.group_length(start)
+            start += 1
+        return start
+
+    def _window(self, sample: _Sample, picked: torch.LongTensor, start: int, g: int) -> torch.LongTensor:
+        """History, groups `start..g-1` with their picked codes, then group `g`'s prefix."""
+        if g >= sample.num_groups:
+            g = sample.num_groups - 1  # finished sample: keep feeding its last window, its codes are fixed
+        pieces = [sample.history]
+        for j in range(start, g):
+            pieces += [sample.prefixes[j], _filled(sample.suffixes[j], self._listener_id(picked[j]))]
+        pieces.append(sample.prefixes[g])
+        return torch.cat(pieces)
+
+    def _step_chunk(self, sample: _Sample, picked: torch.LongTensor, g: int) -> torch.LongTensor:
+        """Group `g-1`'s suffix with its picked code, then group `g`'s prefix (step 3 of `generate`)."""
+        if g >= sample.num_groups:
+            return sample.prefixes[-1][-1:]  # finished sample: a filler token; its codes are already fixed
+        return torch.cat([_filled(sample.suffixes[g - 1], self._listener_id(picked[g - 1])), sample.prefixes[g]])
+
+    def _listener_id(self, code: torch.LongTensor) -> int:
+        return self.config.layout.listener_offset + int(code)
+
+    def _feed(self, chunks: list[torch.LongTensor], state: dict | None, use_cache: bool):
+        """Run one right-padded chunk per sample; return the hidden state at each chunk's last real token.
+
+        `state` holds the cache, the running attention mask and the next position of each sample; `None`
+        starts a fresh window.
+        """
+        layout = self.config.layout
+        lengths = torch.tensor([len(chunk) for chunk in chunks], device=self.device)
+        width = int(lengths.max())
+        ids = torch.full((len(chunks), width), layout.pad_token_id, dtype=torch.long, device=self.device)
+        for b, chunk in enumerate(chunks):
+            ids[b, : len(chunk)] = chunk
+        chunk_mask = torch.arange(width, device=self.device)[None, :] < lengths[:, None]
+        if state is None:
+            state = {"cache": None, "mask": chunk_mask.long()[:, :0], "next": torch.zeros_like(lengths)}
+        mask = torch.cat([state["mask"], chunk_mask.long()], dim=1)
+        limit = self.config.max_position_embeddings
+        positions = (state["next"][:, None] + torch.arange(width, device=self.device)[None, :]).clamp(max=limit - 1)
+        outputs = self.backbone.base_model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=state["cache"],
+            use_cache=use_cache,
+            return_dict=True,
+        )
+        hidden = outputs.last_hidden_state[torch.arange(len(chunks), device=self.device), lengths - 1]
+        new_state = {"cache": outputs.past_key_values, "mask": mask, "next": state["next"] + lengths}
+        return hidden, new_state
+
+
+def _filled(suffix: torch.LongTensor, listener_id: int) -> torch.LongTensor:
+    """The group's suffix with its listener slot (index 0) holding `listener_id`."""
+    filled = suffix.clone()
+    filled[0] = listener_id
+    return filled
+
+
+def _first_group_start(groups: torch.LongTensor) -> int:
+    inside = torch.nonzero(groups >= 0).flatten()
+    return int(inside[0]) if len(inside) else len(groups)
+
+
+def _after_closing(ids: torch.LongTensor, slot: int, closing_id: int) -> int:
+    """End of the group whose slot is `slot`: just after its `</lr>` when present, else just after the slot."""
+    return slot + 2 if slot + 1 < len(ids) and int(ids[slot + 1]) == closing_id else slot + 1
+
+
+def _extend_vocabulary(backbone: PreTrainedModel, vocab_size: int, std: float) -> None:
+    """Resize a pretrained backbone's embeddings (and untied LM head) to `vocab_size`; new rows ~ N(0, std)."""
+    old = backbone.get_input_embeddings().num_embeddings
+    if old > vocab_size:
+        raise ValueError(f"the backbone already has {old} embeddings, more than the extended vocabulary {vocab_size}")
+    backbone.resize_token_embeddings(vocab_size, mean_resizing=False)
+    with torch.no_grad():
+        backbone.get_input_embeddings().weight[old:].normal_(0.0, std)
+        head = backbone.get_output_embeddings()
+        if head is not None and head.weight is not backbone.get_input_embeddings().weight:
+            head.weight[old:].normal_(0.0, std)
+            if getattr(head, "bias", None) is not None:
+                head.bias[old:].zero_()
+    for module in backbone.modules():
+        module._is_hf_initialized = True
+        for param in module.parameters(recurse=False):
+            param._is_hf_initialized = True
+
+
+ListenerConfig.register_for_auto_class()
+ListenerForCausalLM.register_for_auto_class("AutoModelForCausalLM")
+
+__all__ = ["ListenerCausalLMOutput", "ListenerForCausalLM", "ListenerGenerationConfig", "ListenerPreTrainedModel"]
