@@ -15,6 +15,7 @@ from mmlistener.evaluation.baselines import (
     window_text,
 )
 from mmlistener.evaluation.random_walk import RandomWalkBaseline, codebook_neighbors, random_walk
+from mmlistener.pipeline import ListenerPipeline
 
 TEXTS = ["i love my dog", "the stock market fell sharply", "what a great goal", "tax rates went up"]
 
@@ -44,7 +45,9 @@ def test_fit_length_cuts_or_holds_the_last_frame():
 def test_window_text_joins_the_words():
     assert window_text({"words": [{"text": " i "}, {"text": "see"}]}) == "i see"
     assert window_text({"words": []}) == ""
-    assert window_text({"words": {"text": ["you", " too"], "start": [0.0, 0.1], "end": [0.1, 0.2]}}) == "you too"
+    assert (
+        window_text({"words": {"text": ["you", " too"], "start": [0.0, 0.1], "end": [0.1, 0.2]}}) == "you too"
+    )
 
 
 def test_random_baseline_returns_seeded_train_windows():
@@ -119,7 +122,9 @@ def test_nearest_speech_with_the_packaged_sentence_bert(monkeypatch):
 def test_codebook_neighbors_by_hand():
     codebook = np.array([[0.0], [1.0], [3.0], [10.0]])
     np.testing.assert_array_equal(codebook_neighbors(codebook, 2), [[0, 1], [1, 0], [2, 1], [3, 2]])
-    np.testing.assert_array_equal(codebook_neighbors(np.zeros((3, 2)), 1), [[0], [1], [2]])  # duplicates: itself
+    np.testing.assert_array_equal(
+        codebook_neighbors(np.zeros((3, 2)), 1), [[0], [1], [2]]
+    )  # duplicates: itself
     with pytest.raises(ValueError, match="num_neighbors must be in"):
         codebook_neighbors(codebook, 5)
 
@@ -168,3 +173,57 @@ def test_naive_random_walk_ignores_the_identity():
     test = _examples(1, frames=40)
     swapped = [dict(test[0], listener_identity=test[0]["listener_identity"] + 1.0)]
     np.testing.assert_array_equal(baseline.predict(test[:1])[0], baseline.predict(swapped)[0])
+
+
+@pytest.fixture(scope="module")
+def pipeline_parts():
+    from transformers import GPT2Config
+
+    from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerProcessor
+    from mmlistener.processing import gpt2_tokenizer_from_tiktoken
+
+    tokenizer = gpt2_tokenizer_from_tiktoken()
+    backbone = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_embd=16, n_head=2, n_positions=256)
+    config = ListenerConfig(backbone_config=backbone, num_listener_tokens=16)
+    torch.manual_seed(0)
+    model = ListenerForCausalLM(config).eval()
+    with torch.no_grad():  # a random listener head that prefers different codes in different contexts
+        model.listener_head.weight.normal_(0.0, 2.0)
+    return model, ListenerProcessor.from_listener_config(tokenizer, config), _vqvae("instance", "adain")
+
+
+def _speaker_windows(frames: list[int]) -> list[dict]:
+    windows = _examples(len(frames), frames=max(frames))
+    for window, count in zip(windows, frames):
+        window["speaker_motion"] = window["speaker_motion"][:count]
+        window["listener_motion"] = window["listener_motion"][:count]
+        window["acoustic_codes"] = list(range(count * 50 // 30))
+        window["emotion_ids"] = [1] * -(-count // 8)
+        window["listener_codes"] = [15] * (count // 8)  # ground truth the pipeline must not read
+    return windows
+
+
+def test_listener_pipeline_decodes_generated_codes_with_the_listener_identity(pipeline_parts):
+    model, processor, vqvae = pipeline_parts
+    windows = _speaker_windows([40, 45, 24])
+    pipeline = ListenerPipeline(model, processor, vqvae, batch_size=8)
+    assert isinstance(pipeline.fit(windows), ListenerSystem)
+    predictions = pipeline.predict(windows)
+    assert [p.shape for p in predictions] == [(40, 56), (45, 56), (24, 56)]
+    for window, prediction in zip(windows, predictions):
+        inputs = {key: window[key] for key in ("words", "acoustic_codes", "emotion_ids")}
+        batch = processor(**inputs, num_frames=len(window["listener_motion"]), return_tensors="pt")
+        codes = model.generate(**batch)
+        identity = torch.from_numpy(window["listener_identity"])[None]
+        expected = vqvae.decode(codes, identity=identity).motion[0, : len(window["listener_motion"])]
+        np.testing.assert_allclose(prediction, expected.numpy(), rtol=1e-4, atol=1e-5)
+    one_by_one = ListenerPipeline(model, processor, vqvae, batch_size=1).predict(windows)
+    for batched, alone in zip(predictions, one_by_one):
+        np.testing.assert_allclose(batched, alone, rtol=1e-4, atol=1e-5)
+
+
+def test_listener_pipeline_needs_the_listener_identity(pipeline_parts):
+    window = _speaker_windows([40])[0]
+    del window["listener_identity"]
+    with pytest.raises(ValueError, match="no 'listener_identity'"):
+        ListenerPipeline(*pipeline_parts).predict([window])

@@ -88,6 +88,34 @@ class ListenerPipeline:
         return self.model.generate(**batch, **self.generation_kwargs)
 
     @torch.no_grad()
+    def decode(self, codes: torch.LongTensor, examples: Sequence[dict]) -> list[np.ndarray]:
+        """Raw motion `(T_i, 56)` of each window from its codes `(batch, num_groups)` and listener identity.
+
+        Window i decodes only its own `ceil(T_i / rate)` codes (`generate` pads shorter samples by
+        repeating their last code); windows with the same code count are decoded together.
+        """
+        rate = self.vqvae.config.downsample_rate
+        frames = [self.num_frames(example) for example in examples]
+        lengths = [-(-count // rate) for count in frames]
+        if max(lengths) > codes.shape[1]:
+            raise ValueError(
+                f"{codes.shape[1]} codes per window, but a window of {max(frames)} frames needs {max(lengths)}"
+            )
+        motions: list[np.ndarray | None] = [None] * len(examples)
+        for length in sorted(set(lengths)):
+            rows = [i for i, own in enumerate(lengths) if own == length]
+            identity = np.stack(
+                [np.asarray(examples[i]["listener_identity"], dtype=np.float32) for i in rows]
+            )
+            decoded = self.vqvae.decode(
+                codes[rows, :length].to(self.vqvae.device),
+                identity=torch.as_tensor(identity, device=self.vqvae.device),
+            ).motion
+            for row, motion in zip(rows, decoded.float().cpu().numpy()):
+                motions[row] = motion[: frames[row]]
+        return motions
+
+    @torch.no_grad()
     def predict(self, examples: Sequence[dict]) -> list[np.ndarray]:
         """Raw listener motion `(T_i, 56)` for each window (a dataset split or a list of example dicts).
 
@@ -103,17 +131,7 @@ class ListenerPipeline:
                     raise ValueError(
                         f"window {start + index} has no 'listener_identity' (the listener's shape beta)"
                     )
-            codes = self.generate_codes(batch)
-            identity = torch.as_tensor(
-                np.stack([np.asarray(example["listener_identity"], dtype=np.float32) for example in batch]),
-                device=self.vqvae.device,
-            )
-            decoded = self.vqvae.decode(codes.to(self.vqvae.device), identity=identity).motion
-            for example, motion in zip(batch, decoded.float().cpu().numpy()):
-                frames = self.num_frames(example)
-                if motion.shape[0] < frames:
-                    raise ValueError(f"decoded {motion.shape[0]} frames for a window of {frames}")
-                motions.append(motion[:frames])
+            motions.extend(self.decode(self.generate_codes(batch), batch))
         return motions
 
 
