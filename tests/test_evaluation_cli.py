@@ -31,7 +31,10 @@ def _windows(num: int, frames: int, seed: int) -> list[dict]:
             "listener_motion": listener.motion[i],
             "listener_identity": listener.identity[i],
             "speaker_shape": speaker.identity[i],
-            "words": [{"text": w, "start": 0.2 * k, "end": 0.2 * k + 0.2} for k, w in enumerate(SENTENCES[i % 4].split())],
+            "words": [
+                {"text": w, "start": 0.2 * k, "end": 0.2 * k + 0.2}
+                for k, w in enumerate(SENTENCES[i % 4].split())
+            ],
             "history_words": [],
             "acoustic_codes": [],
             "content_codes": [],
@@ -71,7 +74,9 @@ def test_evaluate_systems_scores_every_row_and_saves_the_table(tmp_path):
 
 
 def test_results_table_scales_l2_affect_like_the_paper():
-    table = format_results_table({"GT": {"variation": 1.0, "diversity": 2.0}, "x": {"l2": 0.5, "l2_affect": 0.026575}})
+    table = format_results_table(
+        {"GT": {"variation": 1.0, "diversity": 2.0}, "x": {"l2": 0.5, "l2_affect": 0.026575}}
+    )
     header, _, gt_row, x_row = table.splitlines()
     assert header == "| System | L2 ↓ | Variation | Diversity | L2 Affect (×10²) ↓ |"
     assert gt_row == "| GT | – | 1.0000 | 2.0000 | – |"
@@ -83,9 +88,14 @@ def test_evaluate_systems_refuses_a_system_named_gt():
         evaluate_systems({"GT": _Oracle()}, _windows(1, 40, seed=0), progress=False)
 
 
-def _save_dataset(path) -> None:
+def _save_dataset(path, emotion_ids: bool = False) -> None:
     splits = {"train": _windows(6, 48, seed=0), "test": _windows(4, 40, seed=1)}
-    datasets.DatasetDict({name: datasets.Dataset.from_list(rows, features=EXAMPLE_FEATURES) for name, rows in splits.items()}).save_to_disk(path)
+    for rows in splits.values():
+        for row in rows:
+            row["emotion_ids"] = [2] * (len(row["listener_motion"]) // 8) if emotion_ids else []
+    datasets.DatasetDict(
+        {name: datasets.Dataset.from_list(rows, features=EXAMPLE_FEATURES) for name, rows in splits.items()}
+    ).save_to_disk(path)
 
 
 def test_command_line_writes_the_table_for_the_baselines(tmp_path, monkeypatch, capsys):
@@ -115,7 +125,11 @@ def test_command_line_writes_the_table_for_the_baselines(tmp_path, monkeypatch, 
     expected = score_predictions(RandomBaseline(seed=0).fit(train).predict(test), test)
     assert saved["random"] == pytest.approx(expected, rel=1e-5)
     assert saved["GT"]["variation"] > 0 and saved["nn_motion"]["l2"] > 0
-    assert sorted(p.name for p in (out / "plots").iterdir()) == ["nn_motion.png", "nn_speech.png", "random.png"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == [
+        "nn_motion.png",
+        "nn_speech.png",
+        "random.png",
+    ]
 
 
 def test_command_line_names_bad_inputs(tmp_path):
@@ -158,3 +172,38 @@ def test_command_line_random_walk_rows_and_vqvae_table(tmp_path):
     assert all(1.0 <= row["perplexity"] <= 16.0 for row in vqvae_rows.values())
     assert (out / "vqvae_results.md").read_text().startswith("| VQ-VAE |")
     assert not (out / "plots").exists()
+
+
+def test_command_line_model_row_runs_the_listener_pipeline(tmp_path):
+    from transformers import GPT2Config
+
+    from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerPipeline, ListenerProcessor
+    from mmlistener.processing import gpt2_tokenizer_from_tiktoken
+
+    tokenizer = gpt2_tokenizer_from_tiktoken()
+    backbone = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_embd=16, n_head=2, n_positions=256)
+    config = ListenerConfig(backbone_config=backbone, num_listener_tokens=16)
+    torch.manual_seed(0)
+    ListenerForCausalLM(config).save_pretrained(tmp_path / "lm")
+    ListenerProcessor.from_listener_config(tokenizer, config).save_pretrained(tmp_path / "lm")
+    vqvae_config = IdentityVQVAEConfig(
+        hidden_size=16, codebook_size=16, codebook_dim=8, num_residual_layers=1
+    )
+    IdentityVQVAE(vqvae_config).save_pretrained(tmp_path / "vqvae")
+    _save_dataset(tmp_path / "data", emotion_ids=True)
+    args = ["--dataset_dir", str(tmp_path / "data"), "--output_dir", str(tmp_path / "eval")]
+    row = f"model:{tmp_path / 'lm'}"
+    results = main([*args, "--systems", row, "--vqvae", str(tmp_path / "vqvae"), "--batch_size", "3"])
+
+    test = [dict(example) for example in datasets.load_from_disk(str(tmp_path / "data"))["test"]]
+    pipeline = ListenerPipeline(
+        ListenerForCausalLM.from_pretrained(tmp_path / "lm"),
+        ListenerProcessor.from_pretrained(tmp_path / "lm"),
+        IdentityVQVAE.from_pretrained(tmp_path / "vqvae"),
+    )
+    assert results[row] == pytest.approx(score_predictions(pipeline.predict(test), test), rel=1e-4)
+    assert (
+        tmp_path / "eval" / "plots" / f"model_{str(tmp_path / 'lm').strip('/').replace('/', '_')}.png"
+    ).is_file()
+    with pytest.raises(ValueError, match="needs a VQ-VAE: pass --vqvae"):
+        main([*args, "--systems", row])
