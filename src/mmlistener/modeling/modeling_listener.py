@@ -248,7 +248,8 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         lm_loss = listener_loss = loss = None
         if labels is not None:
             lm_loss, listener_loss = self._losses(hidden, labels)
-            loss = sum(part for part in (lm_loss, listener_loss) if part is not None)
+            parts = [part for part in (lm_loss, listener_loss) if part is not None]
+            loss = parts[0] if len(parts) == 1 else parts[0] + parts[1]
         if logits_to_keep is None:
             logits_to_keep = 0 if labels is None else -1
         logits = None

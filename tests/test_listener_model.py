@@ -1,0 +1,217 @@
+"""ListenerForCausalLM: extended vocabulary, listener head, stage-1/2 losses, save/load, remote code.
+
+`listener_config` and `make_batch` are shared with the generation and LoRA tests.
+"""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+
+from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerGenerationConfig
+
+TEXT_VOCAB = 100
+TOKEN_COUNTS = {"num_listener_tokens": 16, "num_acoustic_tokens": 32, "num_content_tokens": 8, "num_emotion_tokens": 4}
+
+
+def listener_config(n_positions: int = 256, backbone=None) -> ListenerConfig:
+    """A tiny GPT-2 backbone (2 layers, 32 hidden, 100 text tokens) and small token blocks."""
+    backbone = backbone or GPT2Config(
+        n_layer=2, n_embd=32, n_head=2, vocab_size=TEXT_VOCAB, n_positions=n_positions, bos_token_id=0, eos_token_id=0
+    )
+    return ListenerConfig(backbone_config=backbone, **TOKEN_COUNTS)
+
+
+def make_batch(layout, samples, seed: int = 0, stage: str = "listener", codes=None):
+    """A right-padded processor-like batch built from `TokenLayout`.
+
+    Args:
+        samples (`list[dict]`): per sample `history` (number of history words) and `groups`, a list of
+            `(words, acoustic)` token counts per group. Each group is: words, `<sa>` acoustic `</sa>`,
+            `<emo>` e `</emo>`, then (stage "listener") `<lr>` LR `</lr>`.
+        codes (`list[list[int]]`, *optional*): listener codes filling the slots; slots hold code 0 and are
+            unscored when absent.
+
+    Returns:
+        `dict` of tensors: `input_ids`, `attention_mask`, `group_ids`, `listener_slot_mask`, `labels`.
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(count, low, high):
+        return torch.randint(low, high, (count,), generator=generator).tolist()
+
+    rows = []
+    for index, sample in enumerate(samples):
+        row = ([], [], [], [])  # ids, group ids, slot flags, scored flags
+        speaker_scored = stage == "speaker"
+        _add(row, draw(sample.get("history", 0), 0, layout.text_vocab_size), -1, speaker_scored)
+        for g, (words, acoustic) in enumerate(sample["groups"]):
+            _add(row, draw(words, 0, layout.text_vocab_size), g, speaker_scored)
+            _add(row, [layout.token_id("<sa>")], g, False)
+            acoustic_ids = [layout.acoustic_id(c) for c in draw(acoustic, 0, layout.num_acoustic_tokens)]
+            _add(row, acoustic_ids, g, speaker_scored)
+            _add(row, [layout.token_id("</sa>"), layout.token_id("<emo>")], g, False)
+            _add(row, [layout.emotion_id(c) for c in draw(1, 0, layout.num_emotion_tokens)], g, speaker_scored)
+            _add(row, [layout.token_id("</emo>")], g, False)
+            if stage == "listener":
+                code = 0 if codes is None else codes[index][g]
+                _add(row, [layout.token_id("<lr>")], g, False)
+                _add(row, [layout.listener_id(code)], g, codes is not None, slot=True)
+                _add(row, [layout.token_id("</lr>")], g, False)
+        rows.append(row)
+    width = max(len(row[0]) for row in rows)
+    batch = {
+        "input_ids": torch.full((len(rows), width), layout.pad_token_id),
+        "attention_mask": torch.zeros((len(rows), width), dtype=torch.long),
+        "group_ids": torch.full((len(rows), width), -1),
+        "listener_slot_mask": torch.zeros((len(rows), width), dtype=torch.bool),
+        "labels": torch.full((len(rows), width), -100),
+    }
+    for b, (ids, groups, slots, scored) in enumerate(rows):
+        n = len(ids)
+        batch["input_ids"][b, :n] = torch.tensor(ids)
+        batch["attention_mask"][b, :n] = 1
+        batch["group_ids"][b, :n] = torch.tensor(groups)
+        batch["listener_slot_mask"][b, :n] = torch.tensor(slots)
+        batch["labels"][b, :n] = torch.where(torch.tensor(scored), torch.tensor(ids), -100)
+    return batch
+
+
+def _add(row, tokens, group, scored, slot=False):
+    for column, value in zip(row, (None, group, slot, scored)):
+        column.extend(tokens if value is None else [value] * len(tokens))
+
+
+SAMPLES = [
+    {"history": 3, "groups": [(2, 5), (0, 7), (1, 6)]},
+    {"history": 0, "groups": [(0, 6), (3, 4), (0, 5)]},
+]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return ListenerForCausalLM(listener_config()).eval()
+
+
+def test_vocabulary_is_extended_and_both_heads_score_their_spaces(model):
+    layout = model.config.layout
+    batch = make_batch(layout, SAMPLES)
+    batch.pop("labels")
+    out = model(**batch)
+    length = batch["input_ids"].shape[1]
+    assert model.get_input_embeddings().num_embeddings == layout.vocab_size
+    assert out.logits.shape == (2, length, layout.vocab_size)  # stage 1 scores the full extended vocabulary
+    assert out.listener_logits.shape == (2, length, layout.num_listener_tokens)
+    # the config keeps the text vocabulary: it defines the layout the processor shares
+    assert model.config.backbone_config.vocab_size == TEXT_VOCAB
+    assert model(**batch, logits_to_keep=1).logits.shape == (2, 1, layout.vocab_size)
+
+
+def test_from_backbone_keeps_the_text_rows_and_draws_new_ones():
+    torch.manual_seed(1)
+    backbone = GPT2LMHeadModel(listener_config().backbone_config)
+    text_rows = backbone.get_input_embeddings().weight.detach().clone()
+    block = backbone.transformer.h[0].attn.c_attn.weight.detach().clone()
+    model = ListenerForCausalLM.from_backbone(backbone, **TOKEN_COUNTS)
+    rows = model.get_input_embeddings().weight
+    assert torch.equal(rows[:TEXT_VOCAB], text_rows)
+    assert torch.equal(model.backbone.transformer.h[0].attn.c_attn.weight, block)
+    new = rows[TEXT_VOCAB:]
+    assert new.shape[0] == model.config.layout.num_new_tokens
+    assert 0.01 < float(new.detach().std()) < 0.03 and not torch.equal(new[0], new[1])
+    assert model.config.backbone_config.vocab_size == TEXT_VOCAB
+    with pytest.raises(ValueError, match="backbone_config"):
+        ListenerForCausalLM.from_backbone(backbone, backbone_config=backbone.config)
+
+
+def test_stage_two_labels_train_the_listener_head_only(model):
+    layout = model.config.layout
+    codes = [[3, 15, 0], [7, 7, 1]]
+    batch = make_batch(layout, SAMPLES, codes=codes)
+    out = model(**batch)
+    assert out.lm_loss is None and out.logits is None
+    # reference: listener head at the token before each slot (<lr>), targets = the codes
+    before = batch["listener_slot_mask"][:, 1:]
+    expected = F.cross_entropy(out.listener_logits[:, :-1][before], torch.tensor(codes).flatten())
+    torch.testing.assert_close(out.listener_loss, expected)
+    assert out.loss is out.listener_loss
+
+
+def test_stage_one_labels_score_the_full_vocabulary(model):
+    layout = model.config.layout
+    batch = make_batch(layout, SAMPLES, stage="speaker")
+    out = model(**batch)
+    assert out.listener_loss is None
+    full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    targets = batch["labels"][:, 1:]
+    expected = F.cross_entropy(full[:, :-1].reshape(-1, layout.vocab_size), targets.reshape(-1), ignore_index=-100)
+    torch.testing.assert_close(out.lm_loss, expected)
+
+
+def test_mixed_labels_sum_both_losses_and_reach_the_new_rows():
+    torch.manual_seed(0)
+    model = ListenerForCausalLM(listener_config())
+    layout = model.config.layout
+    batch = make_batch(layout, SAMPLES, codes=[[1, 2, 3], [4, 5, 6]])
+    acoustic = (batch["input_ids"] >= layout.acoustic_offset) & (batch["input_ids"] < layout.content_offset)
+    batch["labels"][acoustic] = batch["input_ids"][acoustic]
+    out = model(**batch)
+    torch.testing.assert_close(out.loss, out.lm_loss + out.listener_loss)
+    out.loss.backward()
+    grad = model.get_input_embeddings().weight.grad
+    assert grad[layout.acoustic_offset : layout.content_offset].abs().sum() > 0
+    assert model.listener_head.weight.grad.abs().sum() > 0
+
+
+def test_labels_that_score_nothing_or_have_the_wrong_shape_are_refused(model):
+    batch = make_batch(model.config.layout, SAMPLES)
+    with pytest.raises(ValueError, match="score no position"):
+        model(**batch)
+    batch["labels"] = batch["labels"][:, :-1]
+    with pytest.raises(ValueError, match="labels have shape"):
+        model(**batch)
+
+
+def test_save_and_load_needs_no_backbone_files(model, tmp_path):
+    model.generation_config.seed = 11
+    model.save_pretrained(tmp_path)
+    model.generation_config.seed = None
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert "model.safetensors" in names and "configuration_listener.py" in names and "modeling_listener.py" in names
+    assert json.loads((tmp_path / "config.json").read_text())["auto_map"]["AutoModelForCausalLM"].endswith(
+        "ListenerForCausalLM"
+    )
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    assert type(loaded) is ListenerForCausalLM
+    assert loaded.generation_config.seed == 11
+    batch = make_batch(model.config.layout, SAMPLES)
+    batch.pop("labels")
+    torch.testing.assert_close(loaded(**batch).listener_logits, model(**batch).listener_logits, rtol=0, atol=0)
+
+
+def test_a_saved_model_loads_in_a_fresh_process_without_mmlistener(model, tmp_path, run_python):
+    model.save_pretrained(tmp_path / "model")
+    batch = make_batch(model.config.layout, SAMPLES)
+    batch.pop("labels")
+    torch.save(batch, tmp_path / "batch.pt")
+    expected = model.generate(**batch).tolist()
+    result = run_python(
+        """
+        import sys, torch
+        from transformers import AutoModelForCausalLM
+        model = AutoModelForCausalLM.from_pretrained("model", trust_remote_code=True)
+        batch = torch.load("batch.pt", weights_only=True)
+        print("mmlistener" in sys.modules, model.generate(**batch).tolist())
+        """,
+        cwd=tmp_path,
+    )
+    assert result.stdout.strip().splitlines()[-1] == f"False {expected}"
+
+
+def test_generation_config_checks_its_window_fraction():
+    assert ListenerGenerationConfig().do_sample is False
+    with pytest.raises(ValueError, match="window_keep_fraction"):
+        ListenerGenerationConfig(window_keep_fraction=0.0)
