@@ -13,7 +13,7 @@ of its beta). Printed per variant:
   A's codes with listener B's beta and the same content really performed by B (only a decoder that
   takes the identity can get this right).
 
-Run: `.venv/bin/python bench/vqvae_norms.py` (about 2 minutes on 2 CPU cores; `--steps` to change).
+Run: `.venv/bin/python bench/vqvae_norms.py` (3 to 6 minutes on 2 CPU cores; `--steps` to change).
 """
 
 import argparse
@@ -98,7 +98,7 @@ def swap_l2(model: IdentityVQVAE, test: dict, betas: np.ndarray, rng: np.random.
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=400, help="training steps per variant")
+    parser.add_argument("--steps", type=int, default=1000, help="training steps per variant")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--window", type=int, default=32, help="frames per training window (LM-Listener: 32)")
     parser.add_argument("--lr", type=float, default=1e-3)
