@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import types
+import warnings
 
 import numpy as np
 import torch
@@ -42,6 +43,13 @@ def import_speechtokenizer_model():
     return importlib.import_module("speechtokenizer.model")
 
 
+def _build_model(config: dict):
+    module = import_speechtokenizer_model()
+    with warnings.catch_warnings():  # its convolutions use the deprecated torch.nn.utils.weight_norm
+        warnings.filterwarnings("ignore", message=".*weight_norm.*", category=FutureWarning)
+        return module.SpeechTokenizer(config)
+
+
 class SpeechTokenizerCodes:
     """Content (level 1) and acoustic (level 2) codes of 16 kHz mono speech.
 
@@ -57,7 +65,7 @@ class SpeechTokenizerCodes:
     @classmethod
     def from_config(cls, config: dict) -> "SpeechTokenizerCodes":
         """A randomly initialised model from a config dict (tests, or before loading weights)."""
-        return cls(import_speechtokenizer_model().SpeechTokenizer(config))
+        return cls(_build_model(config))
 
     @classmethod
     def from_checkpoint(cls, config_path: str, checkpoint_path: str) -> "SpeechTokenizerCodes":
@@ -67,7 +75,7 @@ class SpeechTokenizerCodes:
                 raise ValueError(f"no SpeechTokenizer file at {path}")
         with open(config_path) as handle:
             config = json.load(handle)
-        model = import_speechtokenizer_model().SpeechTokenizer(config)
+        model = _build_model(config)
         model.load_state_dict(torch.load(checkpoint_path, map_location="cpu", weights_only=True))
         return cls(model)
 
