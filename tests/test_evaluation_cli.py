@@ -207,3 +207,20 @@ def test_command_line_model_row_runs_the_listener_pipeline(tmp_path):
     ).is_file()
     with pytest.raises(ValueError, match="needs a VQ-VAE: pass --vqvae"):
         main([*args, "--systems", row])
+
+
+def test_evaluate_systems_computes_the_ground_truth_valence_once():
+    calls = []
+
+    def valence(motion, shape):
+        calls.append(motion.shape[0])
+        return motion[:, 0] + shape[0]
+
+    train, test = _windows(4, 48, seed=0), _windows(3, 40, seed=1)
+    systems = {"random": RandomBaseline(seed=0).fit(train), "oracle": _Oracle()}
+    results = evaluate_systems(systems, test, valence=valence, progress=False)
+    assert len(calls) == 3 + 2 * 3  # GT once, then each system's predictions
+    assert results["oracle"]["l2_affect"] == 0.0
+    expected = score_predictions(systems["random"].predict(test), test, valence=valence)["l2_affect"]
+    assert results["random"]["l2_affect"] == pytest.approx(expected)
+    assert "L2 Affect (×10²) ↓" in format_results_table(results)

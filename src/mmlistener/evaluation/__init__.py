@@ -32,7 +32,15 @@ from .metrics import (
 from .plots import plot_motion_comparison
 from .random_walk import RandomWalkBaseline, codebook_neighbors, random_walk
 from .results import as_examples, evaluate_systems, format_results_table, save_results
-from .scoring import RecognizerValence, ValenceFn, as_motion, score_ground_truth, score_predictions
+from .scoring import (
+    RecognizerValence,
+    ValenceFn,
+    as_motion,
+    as_valence_fn,
+    ground_truth_valence,
+    score_ground_truth,
+    score_predictions,
+)
 from .systems import SYSTEM_NAMES, build_systems, load_split
 from .vqvae_metrics import code_perplexity, save_vqvae_results, score_vqvae, vqvae_table
 
@@ -47,6 +55,7 @@ __all__ = [
     "ValenceFn",
     "as_examples",
     "as_motion",
+    "as_valence_fn",
     "build_systems",
     "code_perplexity",
     "codebook_neighbors",
@@ -57,6 +66,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_statistics",
     "gaussian_statistics",
+    "ground_truth_valence",
     "l2",
     "l2_affect",
     "listener_metrics_path",

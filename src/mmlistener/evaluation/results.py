@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from .baselines import ListenerSystem
 from .plots import plot_motion_comparison
-from .scoring import ValenceFn, score_ground_truth, score_predictions
+from .scoring import ValenceFn, ground_truth_valence, score_ground_truth, score_predictions
 
 GROUND_TRUTH = "GT"
 # (metric key, column header, display scale) in the paper's Table 1 order. JSON keeps raw values;
@@ -46,7 +47,7 @@ def as_examples(data) -> list[dict]:
 def evaluate_systems(
     systems: Mapping[str, ListenerSystem],
     examples,
-    valence: ValenceFn | None = None,
+    valence: ValenceFn | torch.nn.Module | None = None,
     seed: int = 0,
     output_dir: str | Path | None = None,
     num_plot_windows: int = 3,
@@ -72,6 +73,7 @@ def evaluate_systems(
     if not examples:
         raise ValueError("no windows to evaluate")
     results = {GROUND_TRUTH: score_ground_truth(examples, seed=seed)}
+    gt_valence = None if valence is None else ground_truth_valence(examples, valence)  # once for all systems
     bar = tqdm(systems.items(), desc="systems", disable=not progress)
     for name, system in bar:
         if name == GROUND_TRUTH:
@@ -79,7 +81,9 @@ def evaluate_systems(
         bar.set_postfix_str(f"{name}: generating")
         predictions = system.predict(examples)
         bar.set_postfix_str(f"{name}: scoring")
-        results[name] = score_predictions(predictions, examples, valence=valence, seed=seed)
+        results[name] = score_predictions(
+            predictions, examples, valence=valence, seed=seed, gt_valence=gt_valence
+        )
         if output_dir is not None and num_plot_windows > 0:
             plot_motion_comparison(
                 predictions,

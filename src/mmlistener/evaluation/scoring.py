@@ -44,6 +44,22 @@ class RecognizerValence:
         return output.valence.float().cpu().numpy()
 
 
+def as_valence_fn(valence: ValenceFn | torch.nn.Module | None) -> ValenceFn | None:
+    """An `EmotionRecognizer` wrapped in `RecognizerValence`; a function or None as is."""
+    return RecognizerValence(valence) if isinstance(valence, torch.nn.Module) else valence
+
+
+def ground_truth_valence(examples: Sequence[dict], valence: ValenceFn | torch.nn.Module) -> list[np.ndarray]:
+    """Per-frame valence `(T_i,)` of each window's ground-truth listener motion, with its listener's shape."""
+    valence_fn = as_valence_fn(valence)
+    return [
+        valence_fn(
+            as_motion(example, "listener_motion"), np.asarray(example["listener_identity"], dtype=np.float32)
+        )
+        for example in examples
+    ]
+
+
 def _check_lengths(predictions: Sequence, examples: Sequence) -> None:
     if len(predictions) != len(examples):
         raise ValueError(f"{len(predictions)} predictions for {len(examples)} windows")
@@ -58,6 +74,7 @@ def score_predictions(
     seed: int = 0,
     affect_window: int = 30,
     paired: bool = True,
+    gt_valence: Sequence[np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Average the per-window metrics of generated listener motion over a split.
 
@@ -71,13 +88,17 @@ def score_predictions(
         affect_window (`int`): frames per L2 Affect window; windows shorter than this are left out of
             the L2 Affect average (and only of it).
         paired (`bool`, defaults to `True`): compute P-FD, which needs each window's `speaker_motion`.
+        gt_valence (`list` of `np.ndarray` of shape `(T_i,)`, *optional*): the ground truth's valence from
+            `ground_truth_valence(examples, valence)`, to compute it once for several systems.
 
     Returns:
         `dict`: `l2`, `fd`, `p_fd` (when `paired`), `variation`, `diversity` and, with `valence`, `l2_affect`
         (raw, not x 10^2), each the mean over windows.
     """
     _check_lengths(predictions, examples)
-    valence_fn = RecognizerValence(valence) if isinstance(valence, torch.nn.Module) else valence
+    valence_fn = as_valence_fn(valence)
+    if gt_valence is not None and len(gt_valence) != len(examples):
+        raise ValueError(f"{len(gt_valence)} ground-truth valence curves for {len(examples)} windows")
     totals = {"l2": [], "fd": [], "variation": [], "diversity": []}
     if paired:
         totals["p_fd"] = []
@@ -95,7 +116,8 @@ def score_predictions(
         totals["diversity"].append(diversity(pred, seed=seed + index))
         if valence_fn is not None and gt.shape[0] >= affect_window:
             shape = np.asarray(example["listener_identity"], dtype=np.float32)
-            affect.append(l2_affect(valence_fn(pred, shape), valence_fn(gt, shape), window=affect_window))
+            reference = valence_fn(gt, shape) if gt_valence is None else gt_valence[index]
+            affect.append(l2_affect(valence_fn(pred, shape), reference, window=affect_window))
     scores = {name: float(np.mean(values)) for name, values in totals.items()}
     if valence_fn is not None:
         if not affect:
@@ -115,4 +137,12 @@ def score_ground_truth(examples: Sequence[dict], seed: int = 0) -> dict[str, flo
     }
 
 
-__all__ = ["ValenceFn", "RecognizerValence", "as_motion", "score_predictions", "score_ground_truth"]
+__all__ = [
+    "RecognizerValence",
+    "ValenceFn",
+    "as_motion",
+    "as_valence_fn",
+    "ground_truth_valence",
+    "score_ground_truth",
+    "score_predictions",
+]
