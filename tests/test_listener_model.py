@@ -16,12 +16,22 @@ TEXT_VOCAB = 100
 TOKEN_COUNTS = {"num_listener_tokens": 16, "num_acoustic_tokens": 32, "num_content_tokens": 8, "num_emotion_tokens": 4}
 
 
-def listener_config(n_positions: int = 256, backbone=None) -> ListenerConfig:
-    """A tiny GPT-2 backbone (2 layers, 32 hidden, 100 text tokens) and small token blocks."""
-    backbone = backbone or GPT2Config(
-        n_layer=2, n_embd=32, n_head=2, vocab_size=TEXT_VOCAB, n_positions=n_positions, bos_token_id=0, eos_token_id=0
+def listener_config(n_positions: int = 256, initializer_range: float = 0.02) -> ListenerConfig:
+    """A tiny GPT-2 backbone (2 layers, 32 hidden, 100 text tokens) and small token blocks.
+
+    A large `initializer_range` (e.g. 0.3) makes a random model's codes depend strongly on its inputs.
+    """
+    backbone = GPT2Config(
+        n_layer=2,
+        n_embd=32,
+        n_head=2,
+        vocab_size=TEXT_VOCAB,
+        n_positions=n_positions,
+        bos_token_id=0,
+        eos_token_id=0,
+        initializer_range=initializer_range,
     )
-    return ListenerConfig(backbone_config=backbone, **TOKEN_COUNTS)
+    return ListenerConfig(backbone_config=backbone, initializer_range=initializer_range, **TOKEN_COUNTS)
 
 
 def make_batch(layout, samples, seed: int = 0, stage: str = "listener", codes=None):

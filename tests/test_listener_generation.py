@@ -1,0 +1,209 @@
+"""ListenerForCausalLM.generate: cached chunks, batching, causality, sampling, sliding window."""
+
+import pytest
+import torch
+from test_listener_model import listener_config, make_batch
+from transformers import LogitsProcessor, LogitsProcessorList
+
+from mmlistener import ListenerForCausalLM
+
+# three samples with different history and different token counts per group
+SAMPLES = [
+    {"history": 4, "groups": [(2, 13), (0, 14), (1, 13), (3, 14), (0, 13), (2, 14)]},
+    {"history": 0, "groups": [(0, 12), (3, 15), (0, 13), (1, 11), (2, 14), (0, 13)]},
+    {"history": 7, "groups": [(1, 14), (1, 13), (4, 13), (0, 14), (1, 12), (0, 15)]},
+]
+
+
+def inputs(batch):
+    return {key: value for key, value in batch.items() if key != "labels"}
+
+
+def rows(batch, index):
+    return {key: value[index : index + 1] for key, value in inputs(batch).items()}
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return ListenerForCausalLM(listener_config(initializer_range=0.3)).eval()
+
+
+@pytest.fixture(scope="module")
+def batch(model):
+    return make_batch(model.config.layout, SAMPLES, seed=3)
+
+
+def test_cached_generation_equals_full_recompute(model, batch):
+    cached = model.generate(**inputs(batch))
+    assert cached.shape == (3, 6) and cached.dtype == torch.long
+    assert 0 <= int(cached.min()) and int(cached.max()) < model.config.num_listener_tokens
+    assert len(set(cached.flatten().tolist())) > 3  # not a constant output
+    assert torch.equal(cached, model.generate(**inputs(batch), use_cache=False))
+
+
+def test_a_batch_gives_the_codes_of_one_by_one_generation(model, batch):
+    together = model.generate(**inputs(batch))
+    for index in range(3):
+        alone = model.generate(**rows(batch, index))
+        assert torch.equal(alone[0], together[index])
+
+
+def test_codes_equal_teacher_forced_argmax_at_each_lr(model, batch):
+    codes = model.generate(**inputs(batch))
+    forced = make_batch(model.config.layout, SAMPLES, seed=3, codes=codes.tolist())
+    logits = model(**inputs(forced)).listener_logits
+    before_slot = forced["listener_slot_mask"][:, 1:]
+    picked = logits[:, :-1][before_slot].argmax(-1).view(3, 6)
+    assert torch.equal(picked, codes)
+
+
+def perturbed(batch, layout, where):
+    """`inputs(batch)` with the text and acoustic tokens at `where` moved to other ids of their block."""
+    changed = inputs(batch)
+    ids = batch["input_ids"].clone()
+    text = where & (ids < layout.text_vocab_size)
+    acoustic = where & (ids >= layout.acoustic_offset) & (ids < layout.content_offset)
+    ids[text] = (ids[text] + 17) % layout.text_vocab_size
+    ids[acoustic] = layout.acoustic_offset + (ids[acoustic] - layout.acoustic_offset + 11) % layout.num_acoustic_tokens
+    changed["input_ids"] = ids
+    return changed
+
+
+def test_causality_later_speaker_input_never_changes_earlier_codes(model, batch):
+    codes = model.generate(**inputs(batch))
+    for k in (1, 3):
+        new = model.generate(**perturbed(batch, model.config.layout, batch["group_ids"] > k))
+        assert torch.equal(new[:, : k + 1], codes[:, : k + 1])
+        assert not torch.equal(new[:, k + 1 :], codes[:, k + 1 :])
+
+
+def test_slots_and_groups_can_be_inferred_from_the_lr_tokens(model, batch):
+    without = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    assert torch.equal(model.generate(**without), model.generate(**inputs(batch)))
+
+
+def test_samples_with_fewer_groups_are_padded_with_their_last_code(model):
+    samples = [SAMPLES[0], {"history": 2, "groups": SAMPLES[1]["groups"][:4]}]
+    batch = make_batch(model.config.layout, samples, seed=5)
+    codes = model.generate(**inputs(batch))
+    assert torch.equal(codes[1, :4], model.generate(**rows(batch, 1))[0])
+    assert codes[1, 4] == codes[1, 3] == codes[1, 5]
+    assert torch.equal(codes[0], model.generate(**rows(batch, 0))[0])
+
+
+def test_generate_steps_yields_each_group_as_it_comes(model, batch):
+    steps = list(model.generate_steps(**inputs(batch)))
+    assert len(steps) == 6 and all(step.shape == (3,) for step in steps)
+    assert torch.equal(torch.stack(steps, 1), model.generate(**inputs(batch)))
+
+
+def test_sampling_is_seeded_and_uses_the_warpers(model, batch):
+    first = model.generate(**inputs(batch), do_sample=True, temperature=3.0, seed=1)
+    assert torch.equal(first, model.generate(**inputs(batch), do_sample=True, temperature=3.0, seed=1))
+    others = [model.generate(**inputs(batch), do_sample=True, temperature=3.0, seed=s) for s in (2, 3)]
+    assert any(not torch.equal(first, other) for other in others)
+    greedy = model.generate(**inputs(batch))
+    assert torch.equal(model.generate(**inputs(batch), do_sample=True, top_k=1, seed=4), greedy)
+
+
+class BanCode(LogitsProcessor):
+    """Forbids one code and records the codes picked so far that it was shown."""
+
+    def __init__(self, code):
+        self.code, self.seen = code, []
+
+    def __call__(self, input_ids, scores):
+        self.seen.append(input_ids.clone())
+        scores = scores.clone()
+        scores[:, self.code] = -float("inf")
+        return scores
+
+
+class Recorder(LogitsProcessor):
+    """Keeps the listener scores of every step, unchanged."""
+
+    def __init__(self):
+        self.scores = []
+
+    def __call__(self, input_ids, scores):
+        self.scores.append(scores.clone())
+        return scores
+
+
+def test_caller_logits_processors_see_the_codes_picked_so_far(model, batch):
+    greedy = model.generate(**inputs(batch))
+    ban = BanCode(int(greedy[0, 0]))
+    codes = model.generate(**inputs(batch), logits_processor=LogitsProcessorList([ban]))
+    assert not bool((codes == ban.code).any())
+    assert [seen.shape for seen in ban.seen] == [(3, g) for g in range(6)]
+    assert torch.equal(ban.seen[-1], codes[:, :5])
+
+
+def test_bad_generation_inputs_are_refused(model, batch):
+    speaker = make_batch(model.config.layout, SAMPLES[:1], stage="speaker")
+    with pytest.raises(ValueError, match="no listener slot"):
+        model.generate(**inputs(speaker))
+    with pytest.raises(ValueError, match="unknown arguments"):
+        model.generate(**inputs(batch), temprature=0.5)
+    with pytest.raises(ValueError, match="shape"):
+        model.generate(batch["input_ids"][0])
+
+
+# -- sliding window: a backbone with 64 positions reading ~170-token sequences --------------------------
+
+LONG = [
+    {"history": 5, "groups": [(1, 8), (0, 9), (2, 8), (0, 8), (1, 9), (0, 8), (2, 9), (1, 8), (0, 9), (1, 8)]},
+    {"history": 3, "groups": [(0, 9), (2, 8), (1, 9), (0, 8), (0, 9), (3, 8), (0, 8), (1, 9), (2, 8), (0, 8)]},
+]
+
+
+@pytest.fixture(scope="module")
+def short_model():
+    torch.manual_seed(2)
+    return ListenerForCausalLM(listener_config(n_positions=64, initializer_range=0.3)).eval()
+
+
+def test_sequences_longer_than_the_positions_slide_a_window(short_model):
+    batch = make_batch(short_model.config.layout, LONG, seed=7)
+    assert int(batch["attention_mask"].sum(1).min()) > 2 * 64
+    codes = short_model.generate(**inputs(batch))
+    assert codes.shape == (2, 10)
+    assert torch.equal(codes, short_model.generate(**inputs(batch), use_cache=False))
+    for index in range(2):
+        assert torch.equal(short_model.generate(**rows(batch, index))[0], codes[index])
+
+
+def test_the_window_keeps_the_history_and_drops_the_oldest_groups(short_model):
+    layout = short_model.config.layout
+    batch = make_batch(layout, LONG[:1], seed=7)
+    recorder = Recorder()
+    codes = short_model.generate(**inputs(batch), logits_processor=LogitsProcessorList([recorder]))
+    forced = make_batch(layout, LONG[:1], seed=7, codes=codes.tolist())
+    ids, groups = forced["input_ids"][0], forced["group_ids"][0]
+    slots = torch.nonzero(forced["listener_slot_mask"][0]).flatten()
+    history = ids[groups == -1]
+    kept = [ids[groups == g] for g in range(len(slots))]
+    prefixes = [ids[(groups == g) & (torch.arange(len(ids)) < slots[g])] for g in range(len(slots))]
+    # the documented rule: when history + groups start..g-1 + prefix g exceed the 64 positions, drop the
+    # oldest groups until it all fills at most half of them (window_keep_fraction = 0.5)
+    start, slides = 0, 0
+    for g in range(len(slots)):
+        if len(history) + sum(len(group) for group in kept[start:g]) + len(prefixes[g]) > 64:
+            slides += 1
+            while len(history) + sum(len(group) for group in kept[start:g]) + len(prefixes[g]) > 32:
+                start += 1
+    last, prefix = len(slots) - 1, prefixes[-1]
+    assert slides >= 2 and start > 0
+    window = torch.cat([history, *kept[start:last], prefix])[None]
+    logits = short_model(input_ids=window).listener_logits[0, -1]
+    torch.testing.assert_close(recorder.scores[-1][0], logits, rtol=1e-4, atol=1e-4)
+    # without the history the window reads differently: it is really kept
+    no_history = short_model(input_ids=torch.cat([*kept[start:last], prefix])[None]).listener_logits[0, -1]
+    assert not torch.allclose(no_history, logits, atol=1e-3)
+
+
+def test_a_group_that_cannot_fit_at_all_is_named(short_model):
+    batch = make_batch(short_model.config.layout, [{"history": 40, "groups": [(2, 30)]}])
+    with pytest.raises(ValueError, match="exceed the backbone's 64 positions"):
+        short_model.generate(**inputs(batch))
