@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 # Speaker-side keys of a dataset example that the processor reads. `listener_codes` is left out on
 # purpose: at inference the listener slots must come from the model, never from the ground truth.
@@ -36,6 +37,7 @@ class ListenerPipeline:
         vqvae (`IdentityVQVAE`): decodes listener codes in the style of each window's listener.
         batch_size (`int`, defaults to 8): windows per `generate` call.
         generation_kwargs (`dict`, *optional*): passed to `generate` (e.g. `do_sample=True`); greedy by default.
+        progress (`bool`, defaults to `False`): show a tqdm bar over the windows in `predict`.
 
     Example (with trained parts):
 
@@ -47,7 +49,15 @@ class ListenerPipeline:
     ```
     """
 
-    def __init__(self, model, processor, vqvae, batch_size: int = 8, generation_kwargs: dict | None = None):
+    def __init__(
+        self,
+        model,
+        processor,
+        vqvae,
+        batch_size: int = 8,
+        generation_kwargs: dict | None = None,
+        progress: bool = False,
+    ):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.model = model.eval()
@@ -55,6 +65,7 @@ class ListenerPipeline:
         self.vqvae = vqvae.eval()
         self.batch_size = batch_size
         self.generation_kwargs = dict(generation_kwargs or {})
+        self.progress = progress
 
     def fit(self, train_examples: Sequence[dict]) -> "ListenerPipeline":
         """Nothing to fit: the model is trained by `mmlistener.training`. Here for the shared interface."""
@@ -124,6 +135,7 @@ class ListenerPipeline:
         (`num_frames`, or `listener_motion` / `speaker_motion`); `listener_codes` are never read.
         """
         motions = []
+        bar = tqdm(total=len(examples), desc="generating", unit="window", disable=not self.progress)
         for start in range(0, len(examples), self.batch_size):
             batch = [examples[index] for index in range(start, min(start + self.batch_size, len(examples)))]
             for index, example in enumerate(batch):
@@ -132,6 +144,8 @@ class ListenerPipeline:
                         f"window {start + index} has no 'listener_identity' (the listener's shape beta)"
                     )
             motions.extend(self.decode(self.generate_codes(batch), batch))
+            bar.update(len(batch))
+        bar.close()
         return motions
 
 

@@ -72,12 +72,12 @@ def evaluate_systems(
     examples = as_examples(examples)
     if not examples:
         raise ValueError("no windows to evaluate")
+    if GROUND_TRUTH in systems:
+        raise ValueError(f"{GROUND_TRUTH!r} is the ground-truth row; name the system differently")
     results = {GROUND_TRUTH: score_ground_truth(examples, seed=seed)}
     gt_valence = None if valence is None else ground_truth_valence(examples, valence)  # once for all systems
     bar = tqdm(systems.items(), desc="systems", disable=not progress)
     for name, system in bar:
-        if name == GROUND_TRUTH:
-            raise ValueError(f"{GROUND_TRUTH!r} is the ground-truth row; name the system differently")
         bar.set_postfix_str(f"{name}: generating")
         predictions = system.predict(examples)
         bar.set_postfix_str(f"{name}: scoring")

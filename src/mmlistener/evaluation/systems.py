@@ -46,6 +46,7 @@ def _load_model(directory: str, vqvae, batch_size: int):
         ListenerProcessor.from_pretrained(directory),
         vqvae,
         batch_size=batch_size,
+        progress=True,
     )
 
 
