@@ -48,7 +48,7 @@ Example:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class ListenerMetrics(evaluate.Metric):
     def _info(self):
-        window = datasets.Sequence(datasets.Sequence(datasets.Value("float32")))
+        window = datasets.List(datasets.List(datasets.Value("float32")))
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
             citation="",
