@@ -191,3 +191,88 @@ def test_tokenize_adds_one_code_per_complete_group(dataset_dir, tmp_path):
     with pytest.raises(ValueError, match="fewer than one group"):
         listener_codes(vqvae, [window[:5]])
     json.dumps(alone)  # plain ints, storable in Arrow
+
+
+TINY_GPT2 = "n_layer=1,n_embd=16,n_head=2,n_positions=1024"
+
+
+@pytest.fixture(scope="module")
+def tokenised_dir(dataset_dir, tmp_path_factory):
+    from mmlistener.modeling.configuration_identity_vqvae import IdentityVQVAEConfig
+    from mmlistener.training.arguments import parse_config_overrides
+    from mmlistener.training.data import load_splits
+
+    torch.manual_seed(0)
+    vqvae = IdentityVQVAE(IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE)))
+    path = str(tmp_path_factory.mktemp("tokens") / "dataset")
+    tokenize_splits(load_splits(dataset_dir), vqvae).save_to_disk(path)
+    return path
+
+
+def _lm_flags(dataset, output, steps, **extra):
+    settings = {"dataset_path": dataset, "output_dir": str(output), "max_steps": steps, "cpu": True,
+                "per_device_train_batch_size": 2, "checkpointing_steps": 0, "report_to": "none",
+                "max_eval_windows": 2, **extra}
+    return [item for name, value in settings.items() for item in (f"--{name}", str(value))]
+
+
+def test_listener_stages_train_and_save_model_processor_and_card(tokenised_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoProcessor
+
+    from mmlistener.training import train_listener
+
+    stage1 = train_listener.main(
+        _lm_flags(tokenised_dir, tmp_path / "stage1", 2, stage="speaker", backbone_config_overrides=TINY_GPT2)
+    )
+    assert stage1.step == 2 and np.isfinite(stage1.train_loss) and np.isfinite(stage1.eval_loss)
+    before = load_file(tmp_path / "stage1" / "model.safetensors")
+    stage2 = train_listener.main(
+        _lm_flags(tokenised_dir, tmp_path / "stage2", 2, stage="listener", model_name_or_path=tmp_path / "stage1")
+    )
+    assert stage2.step == 2
+    after = load_file(tmp_path / "stage2" / "model.safetensors")
+    assert not torch.equal(before["listener_head.weight"], after["listener_head.weight"])  # stage 2 trains it
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "stage2")
+    processor = AutoProcessor.from_pretrained(tmp_path / "stage2")
+    assert type(model).__name__ == "ListenerForCausalLM"
+    assert processor.layout == model.config.layout
+    card = (tmp_path / "stage2" / "README.md").read_text()
+    assert "stage 2, listener fine-tuning" in card and "- steps: 2" in card
+    results = json.loads((tmp_path / "stage2" / "train_results.json").read_text())
+    assert results["step"] == 2 and results["samples_per_second"] > 0
+
+
+def test_listener_stage_needs_codes_and_a_starting_point(dataset_dir, tmp_path):
+    from mmlistener.training import train_listener
+
+    with pytest.raises(ValueError, match="run mmlistener-tokenize"):
+        train_listener.main(_lm_flags(dataset_dir, tmp_path / "x", 1, stage="listener",
+                                      backbone_config_overrides=TINY_GPT2))
+    with pytest.raises(ValueError, match="say where the model starts"):
+        train_listener.main(_lm_flags(dataset_dir, tmp_path / "x", 1, stage="speaker"))
+
+
+def test_lora_run_trains_adapters_and_new_rows_and_merges_them(tokenised_dir, tmp_path):
+    from transformers import GPT2Config
+
+    from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerProcessor
+    from mmlistener.processing.tokenizer import gpt2_tokenizer_from_tiktoken
+    from mmlistener.training import train_listener
+    from mmlistener.training.arguments import parse_config_overrides
+
+    torch.manual_seed(0)
+    tokenizer = gpt2_tokenizer_from_tiktoken()
+    config = ListenerConfig(backbone_config=GPT2Config(vocab_size=len(tokenizer), **parse_config_overrides(TINY_GPT2)))
+    ListenerForCausalLM(config).save_pretrained(tmp_path / "start")
+    ListenerProcessor.from_listener_config(tokenizer, config).save_pretrained(tmp_path / "start")
+    train_listener.main(_lm_flags(
+        tokenised_dir, tmp_path / "lora", 2, stage="listener", model_name_or_path=tmp_path / "start",
+        use_lora=True, lora_r=2, lora_target_modules="c_attn", learning_rate=0.01, eval_split="",
+    ))
+    start, trained = load_file(tmp_path / "start" / "model.safetensors"), load_file(tmp_path / "lora" / "model.safetensors")
+    assert trained.keys() == start.keys()  # adapters merged: a plain ListenerForCausalLM
+    changed = {name for name in start if not torch.equal(start[name], trained[name])}
+    assert "listener_head.weight" in changed  # fully trained next to the adapters
+    assert any(name.endswith("attn.c_attn.weight") for name in changed)  # the merged LoRA update
+    assert not any(name.endswith("mlp.c_fc.weight") for name in changed)  # not a LoRA target: frozen
+    ListenerForCausalLM.from_pretrained(tmp_path / "lora")

@@ -36,17 +36,20 @@ class DemoArguments:
     num_val: int = field(default=6, metadata={"help": "Synthetic validation segments."})
     num_test: int = field(default=12, metadata={"help": "Synthetic test segments."})
     window_frames: int = field(default=240, metadata={"help": "Frames per dataset window (8 s at 30 fps)."})
-    vqvae_steps: int = field(default=400, metadata={"help": "VQ-VAE optimizer steps."})
+    vqvae_steps: int = field(default=250, metadata={"help": "VQ-VAE optimizer steps."})
     vqvae_config_overrides: str = field(
         default="hidden_size=64,codebook_dim=64,codebook_size=64,num_residual_layers=2",
         metadata={"help": "IdentityVQVAEConfig fields of the demo's small VQ-VAE."},
     )
-    lm_stage1_steps: int = field(default=60, metadata={"help": "LM stage-1 (speaker) steps."})
-    lm_stage2_steps: int = field(default=300, metadata={"help": "LM stage-2 (listener) steps."})
-    lm_batch_size: int = field(default=8, metadata={"help": "Windows per LM step."})
+    lm_stage1_steps: int = field(default=20, metadata={"help": "LM stage-1 (speaker) steps."})
+    lm_stage1_batch_size: int = field(
+        default=2, metadata={"help": "Windows per stage-1 step (its loss spans the whole text vocabulary)."}
+    )
+    lm_stage2_steps: int = field(default=150, metadata={"help": "LM stage-2 (listener) steps."})
+    lm_batch_size: int = field(default=8, metadata={"help": "Windows per stage-2 step."})
     lm_learning_rate: float = field(default=1e-3, metadata={"help": "LM learning rate."})
     backbone_config_overrides: str = field(
-        default="n_layer=2,n_embd=128,n_head=4,n_positions=1024",
+        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024",
         metadata={"help": "GPT-2 config fields of the demo's backbone (trained from scratch)."},
     )
     systems: list[str] = field(
@@ -137,9 +140,9 @@ def run_demo(args: DemoArguments) -> dict:
     _done(started)
 
     lm_args = {"backbone_config_overrides": args.backbone_config_overrides, "vqvae_path": vqvae_dirs["vqvae"]}
-    for index, stage, steps, source in (
-        (5, "speaker", args.lm_stage1_steps, None),
-        (6, "listener", args.lm_stage2_steps, str(out / "lm_stage1")),
+    for index, stage, steps, batch_size, source in (
+        (5, "speaker", args.lm_stage1_steps, args.lm_stage1_batch_size, None),
+        (6, "listener", args.lm_stage2_steps, args.lm_batch_size, str(out / "lm_stage1")),
     ):
         name = "lm_stage1" if stage == "speaker" else "lm_stage2"
         started = _stage(index, total, f"listener LM stage {1 if stage == 'speaker' else 2} ({stage}, {steps} steps)")
@@ -147,7 +150,7 @@ def run_demo(args: DemoArguments) -> dict:
         if source:
             model_args.backbone_config_overrides = None
         train_listener.run(
-            _loop_args(out / name, steps, args.lm_batch_size, args.lm_learning_rate, args.seed, warmup=10),
+            _loop_args(out / name, steps, batch_size, args.lm_learning_rate, args.seed, warmup=10),
             DataArguments(dataset_path=str(out / "dataset_tokens")),
             model_args,
         )

@@ -76,9 +76,15 @@ def build_processor(model_args: ListenerModelArguments, config):
     )
 
 
+def fully_trained_modules(model) -> list[str]:
+    """Names of the modules trained in full next to LoRA adapters: the input embeddings and LM head (whose new
+    rows are the listener, acoustic and emotion tokens) and the listener head."""
+    wanted = {id(model.get_input_embeddings()), id(model.get_output_embeddings()), id(model.listener_head)}
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules() if id(module) in wanted})
+
+
 def apply_lora(model, model_args: ListenerModelArguments):
-    """Wrap `model` with LoRA adapters on `lora_target_modules`; the new embedding rows and the listener
-    head stay fully trainable (the model's `trainable_module_names()`)."""
+    """Wrap `model` with LoRA adapters on `lora_target_modules`; `fully_trained_modules` stay fully trainable."""
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
@@ -86,7 +92,7 @@ def apply_lora(model, model_args: ListenerModelArguments):
         lora_alpha=model_args.lora_alpha,
         lora_dropout=model_args.lora_dropout,
         target_modules=list(model_args.lora_target_modules),
-        modules_to_save=list(model.trainable_module_names()),
+        modules_to_save=fully_trained_modules(model),
     )
     return get_peft_model(model, config)
 
@@ -125,6 +131,8 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: Listener
     )
     if model_args.use_lora:
         model = accelerator.unwrap_model(model).merge_and_unload()
+        # peft trained separate copies of tied input/output embeddings (GPT-2): tie them again to the input copy
+        model.tie_weights()
     finish_run(
         accelerator,
         model,
