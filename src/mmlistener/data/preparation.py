@@ -124,6 +124,9 @@ class SpeakerFeatures:
         emotion (`bool`): add `emotion_ids` from the speaker's motion where a window has none.
         recompute_emotion (`bool`): replace existing emotion ids too.
         history_seconds (`float`), group_size (`int`): as in the builder config.
+
+    With `datasets.map(..., num_proc > 1)`, map before running any torch model in the parent process: a
+    worker forked from a process whose torch thread pool has run can hang (`prepare_dataset` does so).
     """
 
     def __init__(
