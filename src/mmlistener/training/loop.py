@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import ProjectConfiguration, is_tensorboard_available
+from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration, is_tensorboard_available
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -116,10 +116,15 @@ def resolve_trackers(report_to: str) -> list[str]:
     return [name.strip() for name in report_to.split(",") if name.strip()]
 
 
-def make_accelerator(args: LoopArguments) -> Accelerator:
-    """An `Accelerator` for `args`: logs under `output_dir/logs`, mixed precision and CPU as asked."""
+def make_accelerator(args: LoopArguments, find_unused_parameters: bool = False) -> Accelerator:
+    """An `Accelerator` for `args`: logs under `output_dir/logs`, mixed precision and CPU as asked.
+
+    `find_unused_parameters` is for models whose loss leaves some parameters without gradient in a step
+    (the listener LM: its listener head in stage 1); DDP needs to know.
+    """
     trackers = resolve_trackers(args.report_to)
     return Accelerator(
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)],
         # "no" leaves the choice to `accelerate launch --mixed_precision` / its config file.
         mixed_precision=None if args.mixed_precision == "no" else args.mixed_precision,
         cpu=args.cpu,

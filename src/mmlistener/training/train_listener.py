@@ -99,7 +99,7 @@ def apply_lora(model, model_args: ListenerModelArguments):
 
 def run(loop_args: LoopArguments, data_args: DataArguments, model_args: ListenerModelArguments) -> TrainResult:
     """Train and save one stage of the listener LM; returns the loop's [`TrainResult`]."""
-    accelerator = make_accelerator(loop_args)
+    accelerator = make_accelerator(loop_args, find_unused_parameters=True)
     set_seed(loop_args.seed)
     splits = load_splits(data_args.dataset_path)
     train_split = select_split(splits, data_args.train_split, data_args.max_train_windows)
