@@ -225,9 +225,12 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             group_ids, listener_slot_mask (`torch.LongTensor` / `torch.BoolTensor` of shape `(batch, seq)`,
                 *optional*): processor outputs; only `generate` reads them, `forward` accepts them so that a
                 whole processor batch can be passed as `**batch`.
+            position_ids, past_key_values, inputs_embeds, use_cache, output_attentions, output_hidden_states:
+                passed to the backbone's base model, as in any transformers causal LM.
             logits_to_keep (`int`, *optional*): LM-head logits are computed on the last `logits_to_keep`
                 positions (0 = all). Defaults to all positions without `labels` and to none with `labels`:
                 the losses are computed on the scored positions only, never on a `(batch, seq, vocab)` tensor.
+            kwargs: accepted and unused (bookkeeping a trainer may add, such as `num_items_in_batch`).
 
         Returns:
             [`ListenerCausalLMOutput`].
