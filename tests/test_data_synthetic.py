@@ -144,3 +144,64 @@ def test_styles_differ_between_listeners_but_content_rules_do_not():
     assert np.abs(a.listener_motion.mean(0) - b.listener_motion.mean(0)).mean() > 0.1
     with pytest.raises(ValueError, match="num_frames must be positive"):
         sample_dyadic_clip(0, NEUTRAL_BETA, NEUTRAL_BETA, np.random.default_rng(0))
+
+
+def _group_features(example, lags=6):
+    """What the listener LM reads per group (emotion id, share of silent acoustic codes, a joke word ending in
+    it), for the group and the `lags - 1` before it, plus a bias."""
+    frames = len(example["listener_motion"])
+    num_groups = -(-frames // 8)
+    emotion = np.eye(8)[np.asarray(example["emotion_ids"][:num_groups])]
+    codes = np.asarray(example["acoustic_codes"])
+    code_group = np.arange(len(codes)) * FPS // (50 * 8)
+    silence = np.array([np.mean(codes[code_group == g] < SILENCE_CODES) for g in range(num_groups)])
+    joke = np.zeros(num_groups)
+    for word in example["words"]:
+        if word["text"] in JOKE_WORDS:
+            joke[min(int(np.ceil(word["end"] * FPS - 1e-6)), frames - 1) // 8] = 1
+    base = np.concatenate([emotion, silence[:, None], joke[:, None]], axis=1)
+    lagged = [
+        np.concatenate([np.zeros((min(lag, num_groups), base.shape[1])), base[: max(num_groups - lag, 0)]])
+        for lag in range(lags)
+    ]
+    return np.concatenate([*lagged, np.ones((num_groups, 1))], axis=1)
+
+
+def test_listener_is_predictable_from_the_speaker_streams_unlike_retrieval(tmp_path):
+    """A linear map from the per-group speaker streams (+ the listener's own statistics, i.e. its identity)
+    beats a random train window and the nearest neighbour by speaker motion by a wide margin on L2."""
+    from mmlistener.data import L2LTrevor, build_dataset
+
+    write_synthetic_corpus(str(tmp_path / "c"), num_train=16, num_val=1, num_test=4, seed=0)
+    dataset = build_dataset(L2LTrevor, str(tmp_path / "c"), cache_dir=str(tmp_path / "cache"), verbose=False)
+    train, test = dataset["train"].with_format("numpy"), dataset["test"].with_format("numpy")
+    per_listener = {}
+    for example in train:
+        per_listener.setdefault(example["listener_id"], []).append(example["listener_motion"])
+    stats = {key: (np.concatenate(v).mean(0), np.concatenate(v).std(0)) for key, v in per_listener.items()}
+    inputs, targets = [], []
+    for example in train:
+        mean, std = stats[example["listener_id"]]
+        normalised = (example["listener_motion"] - mean) / std
+        inputs.append(_group_features(example))
+        targets.append(np.stack([normalised[g : g + 8].mean(0) for g in range(0, len(normalised), 8)]))
+    inputs, targets = np.concatenate(inputs), np.concatenate(targets)
+    weights = np.linalg.solve(inputs.T @ inputs + np.eye(inputs.shape[1]), inputs.T @ targets)
+
+    full = [(e["listener_motion"], e["speaker_motion"]) for e in train if len(e["listener_motion"]) == 240]
+    rng = np.random.default_rng(0)
+    errors = {"linear": [], "random": [], "nearest_speaker": []}
+    for example in test:
+        truth, speaker = example["listener_motion"], example["speaker_motion"]
+        frames = len(truth)
+        mean, std = stats[example["listener_id"]]
+        predicted = np.repeat(_group_features(example) @ weights, 8, axis=0)[:frames] * std + mean
+        errors["linear"].append(((predicted - truth) ** 2).mean())
+        errors["random"].append(((full[rng.integers(len(full))][0][:frames] - truth) ** 2).mean())
+        similarity = [
+            s[:frames].ravel() @ speaker.ravel() / np.linalg.norm(s[:frames]) / np.linalg.norm(speaker)
+            for _, s in full
+        ]
+        errors["nearest_speaker"].append(((full[int(np.argmax(similarity))][0][:frames] - truth) ** 2).mean())
+    l2 = {name: float(np.mean(values)) for name, values in errors.items()}
+    assert l2["linear"] < 0.25 * min(l2["random"], l2["nearest_speaker"]), l2
