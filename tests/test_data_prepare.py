@@ -164,3 +164,43 @@ def test_prepare_realtalk_without_front_ends(tmp_path):
     assert load_from_disk(str(tmp_path / "out"))["train"][0]["words"][0]["text"] == "hi"
     assert np.load(tmp_path / "out" / "std.npy").shape == (56,)
     assert "RealTalk" in (tmp_path / "out" / "README.md").read_text()
+
+
+class ClockASR:
+    """Stands in for Whisper: one word 0.5 s into the audio it is given and one 0.5 s before its end."""
+
+    def __init__(self):
+        self.lengths = []
+
+    def transcribe(self, audio):
+        seconds = len(audio) / 16000
+        self.lengths.append(seconds)
+        return [
+            {"text": "first", "start": 0.3, "end": 0.5},
+            {"text": "last", "start": seconds - 0.7, "end": seconds - 0.5},
+        ]
+
+
+def test_transcription_splits_window_and_history_words(corpus_with_audio):
+    from mmlistener import ListenerProcessor
+    from mmlistener.data import L2LTrevor, build_dataset
+    from mmlistener.data.preparation import SpeakerFeatures
+    from mmlistener.processing import gpt2_tokenizer_from_tiktoken
+
+    root = corpus_with_audio
+    dataset = build_dataset(L2LTrevor, str(root / "raw"), cache_dir=str(root / "cache_asr"), verbose=False)
+    asr = ClockASR()
+    processor = ListenerProcessor(gpt2_tokenizer_from_tiktoken(), asr=asr)
+    extractor = SpeakerFeatures(processor=processor, media_dir=str(root / "media"), transcribe=True)
+    example = dataset["train"][0]
+    frames = len(example["speaker_motion"])
+    updates = extractor(example)
+    assert set(updates) == {"words", "history_words"}
+    # the ASR heard the window and the 3 s before it (every window starts at frame >= 96, i.e. >= 3.2 s)
+    assert asr.lengths[0] == pytest.approx(3.0 + frames / 30, abs=1e-3)
+    assert [w["text"] for w in updates["history_words"]] == ["first"]
+    assert updates["history_words"][0]["end"] == pytest.approx(-2.5, abs=1e-3)
+    assert [w["text"] for w in updates["words"]] == ["last"]
+    assert updates["words"][0]["end"] == pytest.approx(frames / 30 - 0.5, abs=1e-3)
+    with pytest.raises(ValueError, match="need media_dir"):
+        SpeakerFeatures(processor=processor, transcribe=True)

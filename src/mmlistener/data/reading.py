@@ -97,8 +97,14 @@ def motion_statistics(dataset=None, data_dir: str | None = None, epsilon: float 
         raise ValueError(f"no mean.npy/std.npy in {data_dir}: pass the train split to compute the statistics")
     if len(dataset) == 0:
         raise ValueError("cannot compute motion statistics from an empty split")
-    frames = np.concatenate([np.asarray(motion, dtype=np.float64) for motion in dataset["listener_motion"]])
-    return frames.mean(axis=0).astype(np.float32), np.maximum(frames.std(axis=0), epsilon).astype(np.float32)
+    total, squares, count = np.zeros(MOTION_DIM), np.zeros(MOTION_DIM), 0
+    for batch in dataset.select_columns(["listener_motion"]).with_format("numpy").iter(batch_size=256):
+        for motion in batch["listener_motion"]:
+            motion = np.asarray(motion, dtype=np.float64)
+            total, squares, count = total + motion.sum(0), squares + (motion**2).sum(0), count + len(motion)
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    return mean.astype(np.float32), np.maximum(std, epsilon).astype(np.float32)
 
 
 __all__ = ["as_array", "check_lengths", "load_npy", "load_torch_file", "motion_statistics", "require"]
