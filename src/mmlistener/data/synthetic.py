@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .windowing import CODE_RATE
+
 MOTION_DIM = 56
 IDENTITY_DIM = 100
 EXPRESSION_DIM = 50
@@ -109,10 +111,8 @@ def sample_identity_motion(
 # The dyadic corpus: a speaker talks, a listener reacts.
 
 GROUP_SIZE = 8  # frames per emotion id and per listener token
-CODE_RATE = 50  # acoustic / content codes per second
-NUM_EMOTIONS = (
-    8  # AffectNet order: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt
-)
+# AffectNet order: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt
+NUM_EMOTIONS = 8
 SPEAKER_EMOTIONS = (0, 1, 2, 3, 6)  # the classes the speaker's Markov chain visits
 EMOTION_STAY = 0.9  # probability that the speaker's emotion stays the same from one group to the next
 AROUSAL = {0: 0.3, 1: 0.8, 2: 0.2, 3: 0.9, 6: 1.0}
@@ -137,7 +137,7 @@ SILENCE_CODES = 16  # acoustic and content codes [0, 16) mean silence
 CONTAGION_LAG = 12
 NOD_LAG, NOD_FRAMES = 6, 24
 LAUGH_LAG, LAUGH_FRAMES = 9, 36
-HEAD_PITCH, HEAD_ROLL, JAW_OPEN = 50, 52, 53  # channels of the 56: rotation x, rotation z, jaw rotation x
+HEAD_PITCH, JAW_OPEN = 50, 53  # channels of the 56: head rotation x, jaw rotation x
 _PROTOTYPE_SEED = 20250612
 
 
@@ -293,9 +293,13 @@ def sample_dyadic_clip(
     loudness = np.rint(4 * arousal * (0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * code_times))).astype(np.int64)
     silence = rng.integers(0, SILENCE_CODES, size=len(code_times))
     acoustic = np.where(
-        code_speaking, 16 + 160 * band + 32 * loudness + rng.integers(0, 32, len(code_times)), silence
+        code_speaking,
+        SILENCE_CODES + 160 * band + 32 * loudness + rng.integers(0, 32, len(code_times)),
+        silence,
     )
-    content = np.where(code_speaking, 16 + 8 * lexicon_index + rng.integers(0, 8, len(code_times)), silence)
+    content = np.where(
+        code_speaking, SILENCE_CODES + 8 * lexicon_index + rng.integers(0, 8, len(code_times)), silence
+    )
 
     window = slice(lead_frames, total)
     return DyadicClip(

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..processing.emotion import group_emotion_ids
+from ..processing.speech_tokenizer import CODE_RATE  # acoustic / content codes per second
 
-CODE_RATE = 50  # acoustic / content codes per second
 _EPSILON = 1e-6
 
 
