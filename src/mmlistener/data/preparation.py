@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import datasets
 import numpy as np
@@ -256,7 +256,7 @@ def prepare_dataset(
         emotion=args.emotion_checkpoint is not None or args.processor is not None,
         recompute_emotion=args.recompute_emotion,
         history_seconds=config.history_seconds,
-        group_size=getattr(config, "group_size", 8),
+        group_size=config.group_size,
     )
     preprocessing = [
         f"builder `{builder_class.__name__}` config `{config.name}`: "
@@ -265,9 +265,10 @@ def prepare_dataset(
     if extractor.active:
         features = {}
         for split, part in dataset.items():
-            fingerprint = hashlib.sha256(f"{part._fingerprint}|{extractor.fingerprint}".encode()).hexdigest()[
-                :32
-            ]
+            key = (
+                f"{part._fingerprint}|{extractor.fingerprint}"  # the built split and the extraction settings
+            )
+            fingerprint = hashlib.sha256(key.encode()).hexdigest()[:32]
             features[split] = part.map(
                 extractor,
                 num_proc=args.num_proc,
@@ -276,9 +277,8 @@ def prepare_dataset(
                 desc=f"speaker features ({split})",
             )
         dataset = datasets.DatasetDict(features)
-        settings = {key: value for key, value in asdict(args).items() if key in extractor.front_ends}
         preprocessing.append(
-            f"speaker features from the processor's front ends: {settings or args.processor}"
+            f"speaker features from the processor's front ends: {extractor.front_ends or args.processor}"
         )
         if extractor.acoustic:
             preprocessing.append("acoustic/content codes: SpeechTokenizer quantizers 2/1 of the source audio")
@@ -311,7 +311,7 @@ def save_prepared(
         {split: len(part) for split, part in dataset.items()},
         preprocessing,
         fps=config.fps,
-        group_size=getattr(config, "group_size", 8),
+        group_size=config.group_size,
         history_seconds=config.history_seconds,
         repo_or_path=args.push_to_hub or args.output_dir,
     )

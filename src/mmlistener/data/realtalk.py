@@ -55,6 +55,7 @@ class RealTalkConfig(datasets.BuilderConfig):
         fps (`int`, defaults to 30): frame rate of the examples; clips at another rate are resampled.
         first_frame, stride, window_frames, min_frames (`int`, defaults to 0, 240, 240, 24): windowing.
         history_seconds (`float`, defaults to 3.0): how far back `history_words` reach.
+        group_size (`int`, defaults to 8): frames per emotion id (used when features are added).
     """
 
     fps: int = 30
@@ -63,6 +64,7 @@ class RealTalkConfig(datasets.BuilderConfig):
     window_frames: int = 240
     min_frames: int = 24
     history_seconds: float = 3.0
+    group_size: int = 8
 
 
 def read_manifest(path: str) -> list[dict]:
