@@ -118,3 +118,11 @@ def test_motion_statistics_prefer_the_release_files(corpus):
     np.testing.assert_allclose(computed_mean, frames.mean(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(computed_std, frames.std(0), rtol=1e-4, atol=1e-5)
     assert mean.shape == std.shape == (56,) and (std > 0).all()
+
+
+def test_numpy_formatted_examples_encode_like_plain_rows(corpus):
+    _, dataset = corpus
+    processor = ListenerProcessor(gpt2_tokenizer_from_tiktoken())
+    plain = processor.encode_examples([dataset["train"][0]], return_tensors="np")
+    as_numpy = processor.encode_examples([dataset["train"].with_format("numpy")[0]], return_tensors="np")
+    np.testing.assert_array_equal(plain["input_ids"], as_numpy["input_ids"])

@@ -17,6 +17,7 @@ from mmlistener.data.synthetic import (
     NOD_FRAMES,
     NOD_LAG,
     SILENCE_CODES,
+    content_motion,
     emotion_prototypes,
     sample_dyadic_clip,
     write_synthetic_corpus,
@@ -205,3 +206,8 @@ def test_listener_is_predictable_from_the_speaker_streams_unlike_retrieval(tmp_p
         errors["nearest_speaker"].append(((full[int(np.argmax(similarity))][0][:frames] - truth) ** 2).mean())
     l2 = {name: float(np.mean(values)) for name, values in errors.items()}
     assert l2["linear"] < 0.25 * min(l2["random"], l2["nearest_speaker"]), l2
+
+
+@pytest.mark.parametrize("num_frames", [1, 5, 8, 9, 40])
+def test_content_motion_has_the_asked_number_of_frames(num_frames):
+    assert content_motion(num_frames, np.random.default_rng(0)).shape == (num_frames, 56)

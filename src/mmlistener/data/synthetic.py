@@ -18,6 +18,7 @@ acoustic codes and emotion (see `sample_dyadic_clip` for the rules).
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import convolve1d
 
 from .windowing import CODE_RATE
 
@@ -64,7 +65,7 @@ def content_motion(
     mixing = rng.standard_normal((num_factors, MOTION_DIM)) / np.sqrt(num_factors)
     noise = rng.standard_normal((num_frames, MOTION_DIM)) * 0.3
     kernel = np.hanning(9) / np.hanning(9).sum()
-    noise = np.apply_along_axis(lambda x: np.convolve(x, kernel, mode="same"), 0, noise)
+    noise = convolve1d(noise, kernel, axis=0, mode="constant")
     return (factors @ mixing + noise) * channel_amplitude()
 
 

@@ -482,7 +482,7 @@ class ListenerProcessor(ProcessorMixin):
         if isinstance(words, dict):  # columnar form {"text": [...], "end": [...]} (a datasets Sequence)
             words = [dict(zip(words, values)) for values in zip(*words.values())]
         parsed = []
-        for word in words or []:
+        for word in () if words is None else words:
             if "text" not in word or "end" not in word:
                 raise ValueError(f"each of {name} needs 'text' and 'end' (seconds), got {word}")
             end = float(word["end"])

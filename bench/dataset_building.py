@@ -1,6 +1,6 @@
 """Throughput of dataset building and speaker-feature extraction on the synthetic corpus (prints figures).
 
-    .venv/bin/python bench/datasets.py
+    .venv/bin/python bench/dataset_building.py
 
 Measured in one run, side by side: writing the corpus; building the windows cold and again from the cache;
 turning windows into model inputs with the processor; emotion ids with an EmotionRecognizer of EMOCA's size
