@@ -93,6 +93,16 @@ def test_repo_configs_parse():
     assert checked >= 8
 
 
+def test_accelerate_configs_load():
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    root = os.path.join(os.path.dirname(__file__), "..", "configs", "accelerate")
+    kinds = {name: str(ClusterConfig.from_yaml_file(os.path.join(root, f"{name}.yaml")).distributed_type)
+             for name in ("multi_gpu", "multi_node", "fsdp", "deepspeed_zero2", "deepspeed_zero3", "cpu_2_processes")}
+    assert kinds["fsdp"].endswith("FSDP") and kinds["deepspeed_zero3"].endswith("DEEPSPEED")
+    assert kinds["multi_node"].endswith("MULTI_GPU") and kinds["cpu_2_processes"].endswith("MULTI_GPU")
+
+
 def test_epoch_batches_resume_where_they_stopped_and_split_processes():
     full = EpochBatches(10, batch_size=2, seed=1)
     stream = iter(full)
