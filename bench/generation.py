@@ -7,7 +7,7 @@ cached generation time, full-recompute time (`use_cache=False`) and their ratio;
 (p50 / p95) of the cached path against the real-time budget of one listener token per 8 frames at 30 fps
 (266.7 ms); peak resident memory; the machine's load average. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/generation.py [--layers 24] [--hidden 1024] [--repeats 3]
+    .venv/bin/python bench/generation.py [--layers 24] [--hidden 1024] [--repeats 3] [--threads 1]
 """
 
 import argparse
@@ -49,8 +49,15 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=24)
     parser.add_argument("--hidden", type=int, default=1024)
     parser.add_argument("--heads", type=int, default=16)
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="weights and activations")
     parser.add_argument("--repeats", type=int, default=3, help="cached runs (the recompute path runs once)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads; 1 by default: on a machine shared with other jobs, intra-op threads that wait for "
+        "each other make small per-group ops far slower (run with --threads 2 to see it)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -59,7 +66,7 @@ def main() -> None:
     config = ListenerConfig(backbone_config=backbone)
     torch.manual_seed(0)
     started = time.perf_counter()
-    model = ListenerForCausalLM(config).eval()
+    model = ListenerForCausalLM(config).to(getattr(torch, args.dtype)).eval()
     build_s = time.perf_counter() - started
     rss_model = peak_rss_mb()
     processor = ListenerProcessor.from_listener_config(tokenizer, config)
@@ -67,7 +74,10 @@ def main() -> None:
     batch = {key: value for key, value in batch.items() if key != "labels"}
     length, groups = batch["input_ids"].shape[1], int(batch["listener_slot_mask"].sum())
     print(f"backbone: {args.layers} layers, {args.hidden} hidden, {sum(p.numel() for p in model.parameters()) / 1e6:.0f} M parameters (built in {build_s:.1f} s)")
-    print(f"segment: {length} tokens, {groups} groups; torch threads: {args.threads}; load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"segment: {length} tokens, {groups} groups; {args.dtype}; torch threads: {args.threads}; "
+        f"load average before: {os.getloadavg()[0]:.2f}"
+    )
 
     with torch.inference_mode():
         model.generate(**batch)  # warm-up
@@ -93,7 +103,11 @@ def main() -> None:
     print(f"full recompute:          {recompute_s:8.2f} s")
     print(f"ratio recompute/cached:  {recompute_s / cached_s:8.1f} x   (codes identical: {same})")
     print(f"per-group step latency:  p50 {p50:7.1f} ms, p95 {p95:7.1f} ms, max {max(steps_ms):7.1f} ms (real-time budget {BUDGET_MS:.1f} ms)")
-    print(f"peak RSS: {rss_model:.0f} MB after building the model, {rss_cached:.0f} MB after cached generation, {peak_rss_mb():.0f} MB after recompute")
+    cache_mb = 2 * args.layers * length * args.hidden * model.dtype.itemsize / 2**20
+    print(
+        f"peak RSS: {rss_model:.0f} MB after building the model, {rss_cached:.0f} MB after cached generation, "
+        f"{peak_rss_mb():.0f} MB after recompute (KV cache of the whole segment: {cache_mb:.0f} MB)"
+    )
     print(f"load average after: {os.getloadavg()[0]:.2f} (other jobs on this machine slow every figure)")
 
 
