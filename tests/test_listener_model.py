@@ -225,3 +225,14 @@ def test_generation_config_checks_its_window_fraction():
     assert ListenerGenerationConfig().do_sample is False
     with pytest.raises(ValueError, match="window_keep_fraction"):
         ListenerGenerationConfig(window_keep_fraction=0.0)
+
+
+def test_forward_with_the_cache_continues_the_sequence(model):
+    batch = make_batch(model.config.layout, SAMPLES[:1])
+    ids = batch["input_ids"]
+    full = model(input_ids=ids).listener_logits
+    first = model(input_ids=ids[:, :10], use_cache=True)
+    rest = model(input_ids=ids[:, 10:], past_key_values=first.past_key_values)
+    torch.testing.assert_close(torch.cat([first.listener_logits, rest.listener_logits], 1), full, rtol=1e-5, atol=1e-5)
+    trained = make_batch(model.config.layout, SAMPLES[:1], codes=[[1, 2, 3]])
+    assert model(**trained).past_key_values is None  # training builds no cache

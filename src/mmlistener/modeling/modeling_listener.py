@@ -235,6 +235,8 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         Returns:
             [`ListenerCausalLMOutput`].
         """
+        if use_cache is None:  # training (labels) builds no cache; otherwise the backbone's default
+            use_cache = labels is None and bool(getattr(self.backbone.config, "use_cache", False))
         outputs = self.backbone.base_model(
             input_ids=input_ids,
             attention_mask=attention_mask,
