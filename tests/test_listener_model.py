@@ -137,6 +137,19 @@ def test_from_backbone_keeps_the_text_rows_and_draws_new_ones():
         ListenerForCausalLM.from_backbone(backbone, backbone_config=backbone.config)
 
 
+def test_from_backbone_reads_a_local_directory(tmp_path):
+    torch.manual_seed(2)
+    backbone = GPT2LMHeadModel(listener_config().backbone_config)
+    backbone.save_pretrained(tmp_path)
+    model = ListenerForCausalLM.from_backbone(str(tmp_path), group_size=4)
+    assert model.config.group_size == 4
+    torch.testing.assert_close(
+        model.get_input_embeddings().weight[:TEXT_VOCAB], backbone.get_input_embeddings().weight, rtol=0, atol=0
+    )
+    with pytest.raises(ValueError, match="name, a path or a PreTrainedModel"):
+        ListenerForCausalLM.from_backbone(3)
+
+
 def test_stage_two_labels_train_the_listener_head_only(model):
     layout = model.config.layout
     codes = [[3, 15, 0], [7, 7, 1]]
