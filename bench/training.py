@@ -3,7 +3,9 @@
 Each configuration is a real run of the entry point on a small synthetic dataset (`python -m ...` for one
 process, `accelerate launch --multi_gpu --num_processes 2 ... --cpu true` for two), with the same
 per-process batch; the loop's own timing (`train_results.json`: steps/s and samples/s over the training
-loop, set-up excluded) is read back. One process gets all the threads, two processes one share each.
+loop, set-up excluded) is read back. Rows: one process with one thread, one process with all the
+threads, two processes sharing the threads. The runs are sequential: other load on the machine moves
+the figures, so compare rows of the same run.
 
     .venv/bin/python bench/training.py [--steps 40] [--threads 2]
 """
@@ -21,7 +23,8 @@ BACKBONE = "n_layer=2,n_embd=128,n_head=4"
 
 
 def _run(processes: int, module: str, flags: list[str], threads: int) -> dict:
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, threads // processes)), "TOKENIZERS_PARALLELISM": "false"}
+    """Run one training job; `threads` per process. Returns its train_results.json."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TOKENIZERS_PARALLELISM": "false"}
     if processes == 1:
         command = [sys.executable, "-m", module]
     else:
@@ -72,17 +75,20 @@ def main() -> None:
             {**common, "per_device_train_batch_size": 4, "stage": "listener", "backbone_config_overrides": BACKBONE},
         ),
     }
+    # (processes, threads per process): one process with one thread, with all the threads, and two
+    # processes sharing the threads
+    layouts = ((1, 1), (1, args.threads), (2, max(1, args.threads // 2)))
     print(f"{args.steps} steps per run, {args.threads} CPU threads in total, torch CPU\n")
-    print("| model | processes | steps/s | samples/s | samples/s vs 1 process |")
+    print("| model | processes x threads | steps/s | samples/s | samples/s vs 1 x 1 |")
     print("|---|---:|---:|---:|---:|")
     for name, (module, settings) in jobs.items():
-        single = None
-        for processes in (1, 2):
-            output = root / f"{module.rsplit('.', 1)[1]}_{processes}"
-            result = _run(processes, module, _flags(**settings, output_dir=output), args.threads)
-            single = single or result["samples_per_second"]
-            print(f"| {name} | {processes} | {result['steps_per_second']:.2f} | {result['samples_per_second']:.1f} | "
-                  f"{result['samples_per_second'] / single:.2f}x |", flush=True)
+        baseline = None
+        for processes, threads in layouts:
+            output = root / f"{module.rsplit('.', 1)[1]}_{processes}x{threads}"
+            result = _run(processes, module, _flags(**settings, output_dir=output), threads)
+            baseline = baseline or result["samples_per_second"]
+            print(f"| {name} | {processes} x {threads} | {result['steps_per_second']:.2f} | "
+                  f"{result['samples_per_second']:.1f} | {result['samples_per_second'] / baseline:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":
