@@ -21,7 +21,8 @@ def test_small_demo_beats_random_and_nearest_neighbours_on_l2_and_fd(tmp_path):
         vqvae_steps=60,
         vqvae_config_overrides="hidden_size=32,codebook_dim=32,codebook_size=32,num_residual_layers=1",
         lm_stage1_steps=2,
-        lm_stage2_steps=30,
+        lm_stage2_steps=20,
+        lm_batch_size=4,
         backbone_config_overrides="n_layer=1,n_embd=32,n_head=2,n_positions=1024",
         systems=["random", "nn_motion", "nn_speech"],
     )
