@@ -42,3 +42,25 @@ def single_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory):
+    """`make demo` on a small budget, run once per session: `(arguments, results, output folder)`."""
+    from mmlistener.demo import DemoArguments, run_demo
+
+    out = tmp_path_factory.mktemp("small_demo") / "demo"
+    args = DemoArguments(
+        output_dir=str(out),
+        num_train=12,
+        num_val=1,
+        num_test=4,
+        vqvae_steps=60,
+        vqvae_config_overrides="hidden_size=32,codebook_dim=32,codebook_size=32,num_residual_layers=1",
+        lm_stage1_steps=2,
+        lm_stage2_steps=20,
+        lm_batch_size=4,
+        backbone_config_overrides="n_layer=1,n_embd=32,n_head=2,n_positions=1024",
+        systems=["random", "nn_motion", "nn_speech"],
+    )
+    return args, run_demo(args), out

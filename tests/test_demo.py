@@ -4,7 +4,7 @@ import json
 
 from huggingface_hub import ModelCard
 
-from mmlistener.demo import MUST_BEAT, SYSTEM_NAME, DemoArguments, beats_baselines, run_demo
+from mmlistener.demo import MUST_BEAT, SYSTEM_NAME, beats_baselines
 
 
 def test_beats_baselines_compares_lower_is_better():
@@ -12,22 +12,8 @@ def test_beats_baselines_compares_lower_is_better():
     assert beats_baselines(results, baselines=("random",)) == {("random", "l2"): True, ("random", "fd"): False}
 
 
-def test_small_demo_beats_random_and_nearest_neighbours_on_l2_and_fd(tmp_path):
-    args = DemoArguments(
-        output_dir=str(tmp_path / "demo"),
-        num_train=12,
-        num_val=1,
-        num_test=4,
-        vqvae_steps=60,
-        vqvae_config_overrides="hidden_size=32,codebook_dim=32,codebook_size=32,num_residual_layers=1",
-        lm_stage1_steps=2,
-        lm_stage2_steps=20,
-        lm_batch_size=4,
-        backbone_config_overrides="n_layer=1,n_embd=32,n_head=2,n_positions=1024",
-        systems=["random", "nn_motion", "nn_speech"],
-    )
-    results = run_demo(args)
-    out = tmp_path / "demo"
+def test_small_demo_beats_random_and_nearest_neighbours_on_l2_and_fd(small_demo):
+    args, results, out = small_demo
     saved = json.loads((out / "results.json").read_text())
     assert set(saved) == {"GT", SYSTEM_NAME, *args.systems}
     assert saved[SYSTEM_NAME]["l2"] == results[SYSTEM_NAME]["l2"]

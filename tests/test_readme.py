@@ -1,4 +1,7 @@
-"""Every ```python block of README.md runs as written, in order, in one namespace, in a temporary cwd."""
+"""Every ```python block of README.md runs as written, in order, in one namespace, in a temporary cwd.
+
+The cwd holds `outputs/demo` from a small-budget demo run, as a user has it after `make demo`.
+"""
 
 import re
 from pathlib import Path
@@ -20,9 +23,11 @@ def test_blocks_are_found():
 
 
 @pytest.mark.usefixtures("single_thread")
-def test_readme_python_blocks_run(tmp_path, monkeypatch):
+def test_readme_python_blocks_run(tmp_path, monkeypatch, small_demo):
     blocks = python_blocks(README.read_text(encoding="utf-8"))
     assert blocks, "README.md has no ```python block"
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / "demo").symlink_to(small_demo[2], target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__readme__"}
     for line, code in blocks:
