@@ -10,17 +10,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .processing.processing_listener import EXAMPLE_KEYS
+
 # Speaker-side keys of a dataset example that the processor reads. `listener_codes` is left out on
 # purpose: at inference the listener slots must come from the model, never from the ground truth.
-SPEAKER_KEYS = (
-    "words",
-    "history_words",
-    "acoustic_codes",
-    "content_codes",
-    "emotion_ids",
-    "speaker_motion",
-    "speaker_shape",
-)
+SPEAKER_KEYS = tuple(key for key in EXAMPLE_KEYS if key != "listener_codes")
 
 
 class ListenerPipeline:
