@@ -1,17 +1,40 @@
-# `make test` and `make demo` work on a fresh machine: they create .venv and install everything first.
+# `make test` and `make demo` work on a fresh machine: they create .venv and install everything first,
+# through constraints.txt (the exact versions the whole suite last passed with).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?= outputs/demo
+CONSTRAINTS := constraints.txt
+EXTRAS := speech,faster,baselines,dev
+PYTEST_ARGS ?= -q
+comma := ,
 
-.PHONY: install test lint demo bench
+.PHONY: install test lint demo bench lock test-latest test-oldest
 
-$(STAMP): setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e ".[speech,faster,baselines,dev]"
-	$(PY) -m pip install --no-deps openai-whisper speechtokenizer
+# The oldest set: each direct dependency at the lowest release that setup.cfg admits and that resolves
+# (uv's lowest-direct resolution, wheels only), torch at the CPU build on this machine's disk.
+TORCH_PIN ?= torch==2.13.0+cpu
+TORCH_WHEELS ?= /opt/wheels
+
+# $(call setup,VENV,PIP_FLAGS): a new venv with torch 2.13.0 (CPU wheel), the package and the front ends.
+# openai-whisper and speechtokenizer go in with --no-deps (see README, Install).
+define setup
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install $(2) torch==2.13.0
+	$(1)/bin/python -m pip install $(2) -e ".[$(EXTRAS)]"
+	$(1)/bin/python -m pip install $(2) --no-deps openai-whisper speechtokenizer
+endef
+
+# $(call check,VENV): ruff and the whole test suite in VENV.
+define check
+	$(1)/bin/ruff check src tests bench datasets_scripts
+	$(1)/bin/python -m pytest $(PYTEST_ARGS)
+endef
+
+$(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
+	$(call setup,$(VENV),-c $(CONSTRAINTS))
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -19,11 +42,35 @@ install: $(STAMP)
 lint: install
 	$(VENV)/bin/ruff check src tests bench datasets_scripts
 
-test: lint
-	$(VENV)/bin/pytest -q
+test: install
+	$(call check,$(VENV))
 
 demo: install
 	$(PY) -m mmlistener.demo --output_dir $(OUT)
 
 bench: install
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Re-resolve the newest releases in a fresh venv, run the suite there, and rewrite constraints.txt only if
+# it passes (the recipe stops at the first failing command, before the rewrite).
+lock:
+	$(call setup,.venv-lock,)
+	$(call check,.venv-lock)
+	.venv-lock/bin/python -m pip freeze --exclude-editable | sort -f > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	@echo "$(CONSTRAINTS) rewritten from .venv-lock; review 'git diff $(CONSTRAINTS)' and commit it"
+
+# The drift canary: the newest releases of today, no constraints, then the suite.
+test-latest:
+	$(call setup,.venv-latest,)
+	$(call check,.venv-latest)
+
+# The oldest versions setup.cfg admits, then the suite: its lower bounds are what this target passes with.
+test-oldest:
+	rm -rf .venv-uv && $(PYTHON) -m venv .venv-uv && .venv-uv/bin/python -m pip install uv
+	echo "$(TORCH_PIN)" > .venv-uv/torch.txt
+	.venv-uv/bin/uv pip compile setup.cfg $(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra)) \
+		--resolution lowest-direct --no-build --python-version 3.11 -c .venv-uv/torch.txt \
+		$(if $(wildcard $(TORCH_WHEELS)),--find-links $(TORCH_WHEELS)) --no-header -o constraints-oldest.txt
+	$(call setup,.venv-oldest,-c constraints-oldest.txt)
+	$(call check,.venv-oldest)

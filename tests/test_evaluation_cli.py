@@ -17,7 +17,7 @@ from mmlistener.evaluation import (
     score_ground_truth,
     score_predictions,
 )
-from mmlistener.evaluation.__main__ import main
+from mmlistener.evaluation.__main__ import parse_and_run
 
 SENTENCES = ["so what happened next", "i could not believe it", "we went home early", "that is so funny"]
 
@@ -104,7 +104,7 @@ def test_command_line_writes_the_table_for_the_baselines(tmp_path, monkeypatch, 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _save_dataset(tmp_path / "data")
     out = tmp_path / "eval"
-    results = main(
+    results = parse_and_run(
         [
             "--dataset_dir", str(tmp_path / "data"),
             "--systems", "random,nn_motion,nn_speech",
@@ -134,14 +134,14 @@ def test_command_line_writes_the_table_for_the_baselines(tmp_path, monkeypatch, 
 
 def test_command_line_names_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="no dataset"):
-        main(["--dataset_dir", str(tmp_path / "missing")])
+        parse_and_run(["--dataset_dir", str(tmp_path / "missing")])
     _save_dataset(tmp_path / "data")
     with pytest.raises(ValueError, match="no split 'dev'"):
-        main(["--dataset_dir", str(tmp_path / "data"), "--split", "dev"])
+        parse_and_run(["--dataset_dir", str(tmp_path / "data"), "--split", "dev"])
     with pytest.raises(ValueError, match="unknown systems"):
-        main(["--dataset_dir", str(tmp_path / "data"), "--systems", "random,oracle"])
+        parse_and_run(["--dataset_dir", str(tmp_path / "data"), "--systems", "random,oracle"])
     with pytest.raises(ValueError, match="needs a VQ-VAE: pass --vqvae"):
-        main(["--dataset_dir", str(tmp_path / "data"), "--systems", "ours_random_walk"])
+        parse_and_run(["--dataset_dir", str(tmp_path / "data"), "--systems", "ours_random_walk"])
 
 
 def test_command_line_random_walk_rows_and_vqvae_table(tmp_path):
@@ -154,7 +154,7 @@ def test_command_line_random_walk_rows_and_vqvae_table(tmp_path):
         IdentityVQVAE(config).save_pretrained(tmp_path / name)
     _save_dataset(tmp_path / "data")
     out = tmp_path / "eval"
-    results = main(
+    results = parse_and_run(
         [
             "--dataset_dir", str(tmp_path / "data"),
             "--systems", "naive_random_walk,ours_random_walk",
@@ -193,7 +193,7 @@ def test_command_line_model_row_runs_the_listener_pipeline(tmp_path):
     _save_dataset(tmp_path / "data", emotion_ids=True)
     args = ["--dataset_dir", str(tmp_path / "data"), "--output_dir", str(tmp_path / "eval")]
     row = f"model:{tmp_path / 'lm'}"
-    results = main([*args, "--systems", row, "--vqvae", str(tmp_path / "vqvae"), "--batch_size", "3"])
+    results = parse_and_run([*args, "--systems", row, "--vqvae", str(tmp_path / "vqvae"), "--batch_size", "3"])
 
     test = [dict(example) for example in datasets.load_from_disk(str(tmp_path / "data"))["test"]]
     pipeline = ListenerPipeline(
@@ -206,7 +206,7 @@ def test_command_line_model_row_runs_the_listener_pipeline(tmp_path):
         tmp_path / "eval" / "plots" / f"model_{str(tmp_path / 'lm').strip('/').replace('/', '_')}.png"
     ).is_file()
     with pytest.raises(ValueError, match="needs a VQ-VAE: pass --vqvae"):
-        main([*args, "--systems", row])
+        parse_and_run([*args, "--systems", row])
 
 
 def test_evaluate_systems_computes_the_ground_truth_valence_once():

@@ -245,7 +245,16 @@ def test_forward_with_the_cache_continues_the_sequence(model):
     ids = batch["input_ids"]
     full = model(input_ids=ids).listener_logits
     first = model(input_ids=ids[:, :10], use_cache=True)
-    rest = model(input_ids=ids[:, 10:], past_key_values=first.past_key_values)
+    assert first.cache is not None and first.cache.get_seq_length() == 10
+    rest = model(input_ids=ids[:, 10:], cache=first.cache)
     torch.testing.assert_close(torch.cat([first.listener_logits, rest.listener_logits], 1), full, rtol=1e-5, atol=1e-5)
     trained = make_batch(model.config.layout, SAMPLES[:1], codes=[[1, 2, 3]])
-    assert model(**trained).past_key_values is None  # training builds no cache
+    assert model(**trained).cache is None  # training builds no cache
+
+
+def test_forward_still_reads_the_cache_under_its_old_name(model):
+    ids = make_batch(model.config.layout, SAMPLES[:1])["input_ids"]
+    full = model(input_ids=ids).listener_logits
+    first = model(input_ids=ids[:, :10], use_cache=True)
+    rest = model(input_ids=ids[:, 10:], past_key_values=first.cache)  # the name before transformers 5.24
+    torch.testing.assert_close(rest.listener_logits, full[:, 10:], rtol=1e-5, atol=1e-5)

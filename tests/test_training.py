@@ -232,12 +232,12 @@ def test_listener_stages_train_and_save_model_processor_and_card(tokenised_dir, 
 
     from mmlistener.training import train_listener
 
-    stage1 = train_listener.main(
+    stage1 = train_listener.parse_and_run(
         _lm_flags(tokenised_dir, tmp_path / "stage1", 2, stage="speaker", backbone_config_overrides=TINY_GPT2)
     )
     assert stage1.step == 2 and np.isfinite(stage1.train_loss) and np.isfinite(stage1.eval_loss)
     before = load_file(tmp_path / "stage1" / "model.safetensors")
-    stage2 = train_listener.main(
+    stage2 = train_listener.parse_and_run(
         _lm_flags(tokenised_dir, tmp_path / "stage2", 2, stage="listener", model_name_or_path=tmp_path / "stage1")
     )
     assert stage2.step == 2
@@ -257,10 +257,10 @@ def test_listener_stage_needs_codes_and_a_starting_point(dataset_dir, tmp_path):
     from mmlistener.training import train_listener
 
     with pytest.raises(ValueError, match="run mmlistener-tokenize"):
-        train_listener.main(_lm_flags(dataset_dir, tmp_path / "x", 1, stage="listener",
+        train_listener.parse_and_run(_lm_flags(dataset_dir, tmp_path / "x", 1, stage="listener",
                                       backbone_config_overrides=TINY_GPT2))
     with pytest.raises(ValueError, match="say where the model starts"):
-        train_listener.main(_lm_flags(dataset_dir, tmp_path / "x", 1, stage="speaker"))
+        train_listener.parse_and_run(_lm_flags(dataset_dir, tmp_path / "x", 1, stage="speaker"))
 
 
 def test_lora_run_trains_adapters_and_new_rows_and_merges_them(tokenised_dir, tmp_path):
@@ -276,7 +276,7 @@ def test_lora_run_trains_adapters_and_new_rows_and_merges_them(tokenised_dir, tm
     config = ListenerConfig(backbone_config=GPT2Config(vocab_size=len(tokenizer), **parse_config_overrides(TINY_GPT2)))
     ListenerForCausalLM(config).save_pretrained(tmp_path / "start")
     ListenerProcessor.from_listener_config(tokenizer, config).save_pretrained(tmp_path / "start")
-    train_listener.main(_lm_flags(
+    train_listener.parse_and_run(_lm_flags(
         tokenised_dir, tmp_path / "lora", 2, stage="listener", model_name_or_path=tmp_path / "start",
         use_lora=True, lora_r=2, lora_target_modules="c_attn", learning_rate=0.01, eval_split="",
     ))

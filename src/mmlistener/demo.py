@@ -19,8 +19,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser
-
 SYSTEM_NAME = "ours"
 BASELINES = ("random", "nn_motion", "nn_speech", "naive_random_walk", "ours_random_walk")
 MUST_BEAT = ("random", "nn_motion", "nn_speech")
@@ -196,10 +194,17 @@ def run_demo(args: DemoArguments) -> dict:
     return results
 
 
-def main(args: list[str] | None = None) -> dict:
-    """Console entry point (`mmlistener-demo`, `make demo`)."""
-    (demo_args,) = HfArgumentParser((DemoArguments,)).parse_args_into_dataclasses(args=args)
+def parse_and_run(args: list[str] | None = None) -> dict:
+    """Run the demo from command-line style `args` (default `sys.argv[1:]`); return its results."""
+    from .training.arguments import parse_arguments
+
+    (demo_args,) = parse_arguments((DemoArguments,), args)
     return run_demo(demo_args)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console entry point (`mmlistener-demo`, `make demo`): returns nothing, so a successful run exits 0."""
+    parse_and_run(args)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,26 @@ from .processing.processing_listener import EXAMPLE_KEYS
 SPEAKER_KEYS = tuple(key for key in EXAMPLE_KEYS if key != "listener_codes")
 
 
+def check_compatible(listener_config, processor, vqvae_config) -> None:
+    """Raise a `ValueError` unless the LM, its processor and the VQ-VAE agree on the listener codes.
+
+    The three hold the same two numbers: the codebook size (`num_listener_tokens` of the LM and the processor,
+    `codebook_size` of the VQ-VAE) and the frames per code (`group_size`, `group_size`, `downsample_rate`).
+    A mismatch would decode the wrong codes, or the right codes at the wrong rate, without any error.
+    """
+    pairs = {
+        "codebook size": (listener_config.num_listener_tokens, processor.num_listener_tokens, vqvae_config.codebook_size),
+        "frames per code": (listener_config.group_size, processor.group_size, vqvae_config.downsample_rate),
+    }
+    for what, (model_value, processor_value, vqvae_value) in pairs.items():
+        if len({model_value, processor_value, vqvae_value}) > 1:
+            raise ValueError(
+                f"the listener model, its processor and the VQ-VAE disagree on the {what}: model {model_value}, "
+                f"processor {processor_value}, VQ-VAE {vqvae_value}; train the LM on this VQ-VAE's codes "
+                "(mmlistener-train-lm --vqvae_path sets its layout from the VQ-VAE)"
+            )
+
+
 class ListenerPipeline:
     """Generate listener motion for dataset windows with a trained LM and an identity VQ-VAE.
 
@@ -54,6 +74,7 @@ class ListenerPipeline:
     ):
         if batch_size <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
+        check_compatible(model.config, processor, vqvae.config)
         self.model = model.eval()
         self.processor = processor
         self.vqvae = vqvae.eval()

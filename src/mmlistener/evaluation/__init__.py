@@ -3,6 +3,8 @@
 - `metrics`: one function per metric on one window (`l2`, `frechet_distance`, ...), plain numpy/scipy.
 - `scoring`: averages them over a split (`score_predictions`, `score_ground_truth`).
 - `baselines`, `random_walk`: the paper's baselines, with `ListenerPipeline`'s `fit` / `predict` interface.
+- `diagnostics`: does the LM use the speaker? Code-only baselines and a shuffled-speaker control.
+- `code_diagnostics`: do the VQ-VAE's codes depend on later frames, or on the identity?
 - `results`: `evaluate_systems` (generate, score, save the Table 1 layout and plots).
 - `vqvae_metrics`: the VQ-VAE table (reconstruction, commitment, perplexity).
 - `listener_metrics_path()`: the `evaluate` module, for `evaluate.load(listener_metrics_path())`.
@@ -17,6 +19,8 @@ from .baselines import (
     sentence_transformer_embedder,
     window_text,
 )
+from .code_diagnostics import identity_code_agreement, prefix_code_agreement
+from .diagnostics import code_baselines, shuffled_speakers, speaker_shuffle_control, teacher_forced_scores
 from .hub_metric import listener_metrics_path
 from .metrics import (
     diversity,
@@ -57,6 +61,7 @@ __all__ = [
     "as_motion",
     "as_valence_fn",
     "build_systems",
+    "code_baselines",
     "code_perplexity",
     "codebook_neighbors",
     "diversity",
@@ -66,6 +71,7 @@ __all__ = [
     "frechet_distance",
     "frechet_distance_from_statistics",
     "gaussian_statistics",
+    "identity_code_agreement",
     "ground_truth_valence",
     "l2",
     "l2_affect",
@@ -73,6 +79,7 @@ __all__ = [
     "load_split",
     "paired_frechet_distance",
     "plot_motion_comparison",
+    "prefix_code_agreement",
     "random_walk",
     "save_results",
     "save_vqvae_results",
@@ -80,6 +87,9 @@ __all__ = [
     "score_predictions",
     "score_vqvae",
     "sentence_transformer_embedder",
+    "shuffled_speakers",
+    "speaker_shuffle_control",
+    "teacher_forced_scores",
     "variation",
     "vqvae_table",
     "window_means",

@@ -115,7 +115,8 @@ def run(args: EvaluationArguments) -> dict:
     return results
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_and_run(argv: list[str] | None = None) -> dict:
+    """Score the systems from command-line style `argv` (default `sys.argv[1:]`); return the results."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = HfArgumentParser(EvaluationArguments)
     argv = sys.argv[1:] if argv is None else argv
@@ -126,6 +127,11 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         (args,) = parser.parse_args_into_dataclasses(args=argv)
     return run(args)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (`mmlistener-evaluate`): returns nothing, so a successful run exits 0."""
+    parse_and_run(argv)
 
 
 if __name__ == "__main__":

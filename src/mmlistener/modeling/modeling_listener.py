@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+import transformers
+from packaging import version
 from torch import nn
 from transformers import AutoModelForCausalLM, GenerationConfig, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
@@ -31,10 +33,23 @@ from transformers.generation import (
     TopPLogitsWarper,
 )
 from transformers.utils import ModelOutput
+from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_listener import ListenerConfig
 
 IGNORE_INDEX = -100
+
+
+def _transformers_release() -> tuple[int, ...]:
+    """The installed transformers release as `(major, minor, micro)`, dev and rc suffixes dropped."""
+    return version.parse(transformers.__version__).release
+
+
+# The one version-dependent name of this file. transformers 5.24 renamed the key/value cache from
+# `past_key_values` to `cache`, both as the models' `forward` argument and as the field of their outputs;
+# 5.0-5.23 know only `past_key_values`. This model follows the new naming (`forward(cache=...)`,
+# `output.cache`) on every release and speaks the backbone's own name to the backbone.
+_BACKBONE_CACHE_NAME = "cache" if _transformers_release() >= (5, 24) else "past_key_values"
 
 
 @dataclass
@@ -51,7 +66,8 @@ class ListenerCausalLMOutput(ModelOutput):
             extended vocabulary at the kept positions (see `logits_to_keep`).
         listener_logits (`torch.FloatTensor` of shape `(batch, seq, num_listener_tokens)`): listener-head
             logits; position `t` predicts the listener code at `t + 1`.
-        past_key_values ([`Cache`], *optional*): the backbone's key/value cache.
+        cache ([`Cache`], *optional*): the backbone's key/value cache (named `past_key_values` by
+            transformers before 5.24).
         hidden_states, attentions (`tuple(torch.FloatTensor)`, *optional*): the backbone's, when asked for.
     """
 
@@ -60,7 +76,7 @@ class ListenerCausalLMOutput(ModelOutput):
     listener_loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     listener_logits: torch.FloatTensor | None = None
-    past_key_values: Cache | None = None
+    cache: Cache | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
@@ -198,6 +214,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
 
     # -- forward ----------------------------------------------------------------------------------------
 
+    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -206,7 +223,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         group_ids: torch.LongTensor | None = None,
         listener_slot_mask: torch.BoolTensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.FloatTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | None = None,
@@ -225,7 +242,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             group_ids, listener_slot_mask (`torch.LongTensor` / `torch.BoolTensor` of shape `(batch, seq)`,
                 *optional*): processor outputs; only `generate` reads them, `forward` accepts them so that a
                 whole processor batch can be passed as `**batch`.
-            position_ids, past_key_values, inputs_embeds, use_cache, output_attentions, output_hidden_states:
+            position_ids, cache, inputs_embeds, use_cache, output_attentions, output_hidden_states:
                 passed to the backbone's base model, as in any transformers causal LM.
             logits_to_keep (`int`, *optional*): LM-head logits are computed on the last `logits_to_keep`
                 positions (0 = all). Defaults to all positions without `labels` and to none with `labels`:
@@ -241,12 +258,12 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
+            **{_BACKBONE_CACHE_NAME: cache},
         )
         hidden = outputs.last_hidden_state
         listener_logits = self.listener_head(hidden)
@@ -267,7 +284,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             listener_loss=listener_loss,
             logits=logits,
             listener_logits=listener_logits,
-            past_key_values=outputs.past_key_values if use_cache else None,
+            cache=getattr(outputs, _BACKBONE_CACHE_NAME) if use_cache else None,
             hidden_states=getattr(outputs, "hidden_states", None),
             attentions=getattr(outputs, "attentions", None),
         )
@@ -528,12 +545,12 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=state["cache"],
             use_cache=use_cache,
             return_dict=True,
+            **{_BACKBONE_CACHE_NAME: state["cache"]},
         )
         hidden = outputs.last_hidden_state[torch.arange(len(chunks), device=self.device), lengths - 1]
-        new_state = {"cache": outputs.past_key_values, "mask": mask, "next": state["next"] + lengths}
+        new_state = {"cache": getattr(outputs, _BACKBONE_CACHE_NAME), "mask": mask, "next": state["next"] + lengths}
         return hidden, new_state
 
 

@@ -158,7 +158,9 @@ class ListenerModelArguments:
     )
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save memory."})
     vqvae_path: str | None = field(
-        default=None, metadata={"help": "The VQ-VAE of the listener codes, named in the model card."}
+        default=None,
+        metadata={"help": "The VQ-VAE of the listener codes: a fresh model takes its codebook size and frames per code, "
+                  "a continued one is checked against them; named in the model card."},
     )
 
     def __post_init__(self):
@@ -227,7 +229,12 @@ def parse_arguments(dataclass_types: tuple, args: list[str] | None = None) -> tu
             elif value is not None:
                 file_args += [f"--{name}", str(value)]
         args = file_args + overrides
-    return parser.parse_args_into_dataclasses(args=args, look_for_args_file=False)
+    *parsed, unknown = parser.parse_args_into_dataclasses(
+        args=args, look_for_args_file=False, return_remaining_strings=True
+    )
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")  # exits with status 2, as argparse does
+    return tuple(parsed)
 
 
 __all__ = [

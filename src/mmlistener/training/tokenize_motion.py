@@ -60,8 +60,8 @@ def tokenize_splits(splits, vqvae: IdentityVQVAE, batch_size: int = 32):
     return splits.map(add_codes, batched=True, batch_size=max(batch_size, 64), desc="tokenising listener motion")
 
 
-def main(args: list[str] | None = None):
-    """Console entry point (`mmlistener-tokenize`); `args` defaults to the command line."""
+def parse_and_run(args: list[str] | None = None):
+    """Tokenise from command-line style `args` (default `sys.argv[1:]`); return the saved `DatasetDict`."""
     (token_args,) = parse_arguments((TokenizeArguments,), args)
     device = "cuda" if torch.cuda.is_available() and not token_args.cpu else "cpu"
     vqvae = IdentityVQVAE.from_pretrained(token_args.vqvae_path).to(device)
@@ -70,6 +70,11 @@ def main(args: list[str] | None = None):
     sizes = ", ".join(f"{name}: {len(split)}" for name, split in splits.items())
     print(f"listener codes added ({sizes}); saved to {token_args.output_path}")
     return splits
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console entry point (`mmlistener-tokenize`): returns nothing, so a successful run exits 0."""
+    parse_and_run(args)
 
 
 if __name__ == "__main__":

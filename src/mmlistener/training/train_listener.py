@@ -51,7 +51,7 @@ def build_model(model_args: ListenerModelArguments, text_vocab_size: int):
     if model_args.model_name_or_path:
         return ListenerForCausalLM.from_pretrained(model_args.model_name_or_path)
     if model_args.backbone_name_or_path:
-        return ListenerForCausalLM.from_backbone(model_args.backbone_name_or_path)
+        return ListenerForCausalLM.from_backbone(model_args.backbone_name_or_path, **vqvae_layout(model_args.vqvae_path))
     overrides = parse_config_overrides(model_args.backbone_config_overrides)
     if not overrides:
         raise ValueError(
@@ -59,7 +59,27 @@ def build_model(model_args: ListenerModelArguments, text_vocab_size: int):
             "--backbone_name_or_path (e.g. gpt2-medium) or --backbone_config_overrides (a fresh GPT-2)"
         )
     backbone = GPT2Config(vocab_size=text_vocab_size, **overrides)
-    return ListenerForCausalLM(ListenerConfig(backbone_config=backbone))
+    return ListenerForCausalLM(ListenerConfig(backbone_config=backbone, **vqvae_layout(model_args.vqvae_path)))
+
+
+def vqvae_layout(vqvae_path: str | None) -> dict:
+    """`num_listener_tokens` and `group_size` of the VQ-VAE at `vqvae_path` (its codebook and rate); `{}` if none."""
+    if not vqvae_path:
+        return {}
+    from ..modeling.configuration_identity_vqvae import IdentityVQVAEConfig
+
+    config = IdentityVQVAEConfig.from_pretrained(vqvae_path)
+    return {"num_listener_tokens": config.codebook_size, "group_size": config.downsample_rate}
+
+
+def check_vqvae(model_config, vqvae_path: str | None) -> None:
+    """Raise a `ValueError` when a model continued from a checkpoint does not match the VQ-VAE of the codes."""
+    for name, value in vqvae_layout(vqvae_path).items():
+        if getattr(model_config, name) != value:
+            raise ValueError(
+                f"the model has {name}={getattr(model_config, name)} but the VQ-VAE {vqvae_path!r} gives {value}: "
+                "its listener codes cannot be learned by this model"
+            )
 
 
 def build_processor(model_args: ListenerModelArguments, config):
@@ -112,6 +132,7 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: Listener
 
     tokenizer_size = len(load_tokenizer(model_args)) if not model_args.model_name_or_path else None
     model = build_model(model_args, tokenizer_size)
+    check_vqvae(model.config, model_args.vqvae_path)
     processor = build_processor(model_args, model.config)
     if model_args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
@@ -162,10 +183,15 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: Listener
     return result
 
 
-def main(args: list[str] | None = None) -> TrainResult:
-    """Console entry point (`mmlistener-train-lm`); `args` defaults to the command line."""
+def parse_and_run(args: list[str] | None = None) -> TrainResult:
+    """Train from command-line style `args` (default `sys.argv[1:]`) and return the [`TrainResult`]."""
     loop_args, data_args, model_args = parse_arguments((LoopArguments, DataArguments, ListenerModelArguments), args)
     return run(loop_args, data_args, model_args)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console entry point (`mmlistener-train-lm`): returns nothing, so a successful run exits 0."""
+    parse_and_run(args)
 
 
 if __name__ == "__main__":

@@ -92,10 +92,15 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: VQVAEArg
     return result
 
 
-def main(args: list[str] | None = None) -> TrainResult:
-    """Console entry point (`mmlistener-train-vqvae`); `args` defaults to the command line."""
+def parse_and_run(args: list[str] | None = None) -> TrainResult:
+    """Train from command-line style `args` (default `sys.argv[1:]`) and return the [`TrainResult`]."""
     loop_args, data_args, model_args = parse_arguments((LoopArguments, DataArguments, VQVAEArguments), args)
     return run(loop_args, data_args, model_args)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console entry point (`mmlistener-train-vqvae`): returns nothing, so a successful run exits 0."""
+    parse_and_run(args)
 
 
 if __name__ == "__main__":

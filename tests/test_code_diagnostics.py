@@ -1,0 +1,62 @@
+"""VQ-VAE code diagnostics: dependence of codes on later frames and on the identity performing the motion."""
+
+import numpy as np
+import pytest
+import torch
+
+from mmlistener import IdentityVQVAE, IdentityVQVAEConfig
+from mmlistener.data.synthetic import apply_style, content_motion, identity_betas
+from mmlistener.evaluation import identity_code_agreement, prefix_code_agreement
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+
+
+def tiny_vqvae(**overrides) -> IdentityVQVAE:
+    torch.manual_seed(0)
+    settings = dict(hidden_size=16, codebook_size=16, codebook_dim=16, num_residual_layers=1)
+    vqvae = IdentityVQVAE(IdentityVQVAEConfig(**{**settings, **overrides}))
+    betas = identity_betas(4, seed=9)
+    motion = np.stack([apply_style(content, beta) for content, beta in zip(contents(4, seed=9), betas)])
+    vqvae.train()(torch.from_numpy(motion.astype(np.float32)), identity=torch.from_numpy(betas))  # fills the codebook
+    return vqvae.eval()
+
+
+def contents(count=3, frames=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return [content_motion(frames, rng) for _ in range(count)]
+
+
+class LocalCodes:
+    """A stand-in tokeniser whose code g is a function of group g's frames only: every prefix agrees."""
+
+    config = IdentityVQVAEConfig(hidden_size=16, codebook_size=16, codebook_dim=16)
+    device = torch.device("cpu")
+
+    def eval(self):
+        return self
+
+    def encode(self, motion):
+        groups = motion.unfold(1, 8, 8).mean(dim=(-1, -2))  # (batch, groups)
+        return type("Output", (), {"codes": (groups.abs() * 100).long() % 16})()
+
+
+def test_prefix_agreement_is_one_for_local_codes_and_lower_for_whole_window_instance_norm():
+    motions = [apply_style(content, identity_betas(1)[0]) for content in contents()]
+    local = prefix_code_agreement(LocalCodes(), motions)
+    assert local["agreement"] == 1.0 and local["num_codes"] == 3 * 8
+    instance = prefix_code_agreement(tiny_vqvae(encoder_norm="instance"), motions)
+    # a one-group prefix normalises to zero over time: its code ignores the motion and differs from the window's
+    assert instance["agreement"] < 0.9
+    assert instance["last_group"] == 1.0  # the whole window against itself
+    with pytest.raises(ValueError, match="fewer than one group"):
+        prefix_code_agreement(LocalCodes(), [np.zeros((5, 56), np.float32)])
+
+
+def test_identity_agreement_tells_an_identity_free_encoder_from_one_that_keeps_identity():
+    betas = identity_betas(3, seed=4)
+    instance = identity_code_agreement(tiny_vqvae(encoder_norm="instance"), contents(), betas, apply_style)
+    plain = identity_code_agreement(tiny_vqvae(encoder_norm="none"), contents(), betas, apply_style)
+    assert instance["num_codes"] == 3 * 2 * 8
+    assert instance["agreement"] > plain["agreement"]
+    with pytest.raises(ValueError, match="num_identities >= 2"):
+        identity_code_agreement(tiny_vqvae(), contents(), betas[:1], apply_style)

@@ -1,0 +1,213 @@
+"""Diagnostics: code-only baselines, teacher-forced scores and the shuffled-speaker control.
+
+The control is checked on a task where only the speaker tells the answer: the listener code of a group
+is the speaker's emotion id of that group. A tiny LM trained on it must lose clearly when the speakers
+are shuffled; a model that ignores its inputs must not.
+"""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import GPT2Config
+
+from mmlistener import (
+    IdentityVQVAE,
+    IdentityVQVAEConfig,
+    ListenerConfig,
+    ListenerForCausalLM,
+    ListenerPipeline,
+    ListenerProcessor,
+)
+from mmlistener.evaluation import (
+    code_baselines,
+    score_predictions,
+    shuffled_speakers,
+    speaker_shuffle_control,
+    teacher_forced_scores,
+)
+from mmlistener.processing import gpt2_tokenizer_from_tiktoken
+
+NUM_CODES = 4  # listener codes and emotion classes alike
+SPEAKER = ("words", "history_words", "acoustic_codes", "emotion_ids", "speaker_motion", "speaker_shape")
+LISTENER = ("listener_motion", "listener_identity", "listener_codes", "source")
+
+
+def test_code_baselines_on_an_alternating_sequence():
+    scores = code_baselines([[0, 1, 0, 1, 0, 1]], [[0, 1, 0, 1], []], num_codes=2)
+    # train: 3 zeros and 3 ones (majority 0 on the tie), transitions 0->1 three times, 1->0 twice
+    first = -math.log((3 + 1) / (6 + 2))  # every predictor scores a window's first code with the unigram
+    assert scores["majority"] == pytest.approx({"nll": math.log(2), "accuracy": 0.5})
+    change = -math.log(1 - (0 + 1) / (5 + 2))  # the code never stays in train
+    assert scores["copy_previous"] == pytest.approx({"nll": (first + 3 * change) / 4, "accuracy": 0.25})
+    bigram = [first, -math.log(4 / 5), -math.log(3 / 4), -math.log(4 / 5)]
+    assert scores["bigram"] == pytest.approx({"nll": sum(bigram) / 4, "accuracy": 1.0})
+
+
+def test_code_baselines_check_their_inputs():
+    with pytest.raises(ValueError, match=r"eval_codes must lie in \[0, 2\)"):
+        code_baselines([[0, 1]], [[0, 2]], num_codes=2)
+    with pytest.raises(ValueError, match="eval_codes holds no code"):
+        code_baselines([[0, 1]], [[]], num_codes=2)
+    with pytest.raises(ValueError, match="at least 2"):
+        code_baselines([[0, 0]], [[0]], num_codes=1)
+
+
+def marked_windows(lengths: list[int]) -> list[dict]:
+    """Windows whose every speaker stream says which window it comes from (its index i)."""
+    windows = []
+    for i, frames in enumerate(lengths):
+        windows.append(
+            {
+                "words": [{"text": f"w{i}", "start": 0.0, "end": 0.1}],
+                "history_words": [{"text": f"h{i}", "start": -0.5, "end": -0.2}],
+                "acoustic_codes": [i],
+                "emotion_ids": [i % NUM_CODES] * (frames // 8),
+                "speaker_motion": np.full((frames, 56), i, dtype=np.float32),
+                "speaker_shape": np.full(100, i, dtype=np.float32),
+                "listener_motion": np.zeros((frames, 56), dtype=np.float32),
+                "listener_identity": np.zeros(100, dtype=np.float32),
+                "listener_codes": [0] * (frames // 8),
+                "source": f"clip{i}",
+            }
+        )
+    return windows
+
+
+def test_shuffled_speakers_come_from_other_windows_of_the_same_length():
+    windows = marked_windows([40, 40, 40, 48, 48, 56])
+    windows[0]["content_codes"] = [1, 2]  # only window 0 has it: it must move with window 0's speaker
+    shuffled, num_unshuffled = shuffled_speakers(windows, seed=3)
+    assert num_unshuffled == 1
+    donors = [int(window["speaker_motion"][0, 0]) for window in shuffled]
+    assert donors[5] == 5  # alone with its length
+    assert sorted(donors[:3]) == [0, 1, 2] and sorted(donors[3:5]) == [3, 4]
+    for i, (window, donor) in enumerate(zip(shuffled, donors)):
+        assert donor != i or i == 5
+        assert all(window[key] is windows[donor][key] for key in SPEAKER)
+        assert all(window[key] is windows[i][key] for key in LISTENER)
+        assert ("content_codes" in window) == (donor == 0)
+    assert "content_codes" in windows[0]  # the input is left alone
+    again, _ = shuffled_speakers(windows, seed=3)
+    assert [int(window["speaker_motion"][0, 0]) for window in again] == donors
+
+
+def test_shuffled_speakers_need_two_windows_of_a_length():
+    with pytest.raises(ValueError, match="none of the 2 windows can be shuffled"):
+        shuffled_speakers(marked_windows([40, 48]))
+
+
+@pytest.fixture(scope="module")
+def config():
+    backbone = GPT2Config(vocab_size=len(gpt2_tokenizer_from_tiktoken()), n_layer=1, n_embd=16, n_head=2)
+    return ListenerConfig(
+        backbone_config=backbone,
+        num_listener_tokens=NUM_CODES,
+        num_acoustic_tokens=8,
+        num_content_tokens=8,
+        num_emotion_tokens=NUM_CODES,
+    )
+
+
+@pytest.fixture(scope="module")
+def processor(config):
+    return ListenerProcessor.from_listener_config(gpt2_tokenizer_from_tiktoken(), config)
+
+
+def emotion_windows(count: int, seed: int, lengths=(40, 48)) -> list[dict]:
+    """Windows where the listener code of each group is the speaker's (random) emotion id of that group."""
+    rng = np.random.default_rng(seed)
+    windows = []
+    for i in range(count):
+        frames = lengths[i % len(lengths)]
+        emotion = rng.integers(0, NUM_CODES, frames // 8).tolist()
+        windows.append(
+            {
+                "words": [],
+                "acoustic_codes": [],
+                "emotion_ids": emotion,
+                "listener_codes": emotion,
+                "speaker_motion": rng.standard_normal((frames, 56)).astype(np.float32),
+                "listener_motion": rng.standard_normal((frames, 56)).astype(np.float32),
+                "listener_identity": np.zeros(100, dtype=np.float32),
+            }
+        )
+    return windows
+
+
+def untrained(config, head_std: float | None = None) -> ListenerForCausalLM:
+    """A random model; `head_std` redraws the listener head larger, so its codes depend on the inputs."""
+    torch.manual_seed(0)
+    model = ListenerForCausalLM(config).eval()
+    if head_std is not None:
+        with torch.no_grad():
+            model.listener_head.weight.normal_(0.0, head_std)
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained(config, processor):
+    """A model trained for 60 steps on `emotion_windows` (under a second on one thread)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model = untrained(config).train()
+    train = emotion_windows(64, seed=0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for step in range(60):
+        batch = processor.encode_examples(train[16 * (step % 4) : 16 * (step % 4 + 1)], return_tensors="pt")
+        optimizer.zero_grad()
+        model(**batch).loss.backward()
+        optimizer.step()
+    torch.set_num_threads(threads)
+    return model.eval()
+
+
+def test_teacher_forced_scores_match_the_model_listener_loss(config, processor):
+    model = untrained(config, head_std=2.0)
+    windows = emotion_windows(5, seed=1, lengths=(40, 48, 56))
+    batch = processor.encode_examples(windows, return_tensors="pt")
+    with torch.no_grad():
+        out = model(**batch)
+    slots = batch["listener_slot_mask"]
+    # the code in a slot is predicted at the position before it (the `<lr>` token)
+    predicted = out.listener_logits[:, :-1][slots[:, 1:]].argmax(-1)
+    codes = torch.tensor([code for window in windows for code in window["listener_codes"]])
+    for batch_size in (8, 2):
+        scores = teacher_forced_scores(model, processor, windows, batch_size=batch_size)
+        assert scores["num_codes"] == len(codes) == 5 + 6 + 7 + 5 + 6
+        assert scores["nll"] == pytest.approx(out.listener_loss.item(), abs=1e-5)
+        assert scores["accuracy"] == pytest.approx((predicted == codes).float().mean().item())
+
+
+def test_a_model_that_reads_the_speaker_loses_with_shuffled_speakers(config, processor, trained):
+    test = emotion_windows(16, seed=2)
+    control = speaker_shuffle_control(trained, processor, test)
+    assert control["num_unshuffled"] == 0
+    assert control["nll_gap"] > 0.3
+    assert control["true"]["accuracy"] > control["shuffled"]["accuracy"] + 0.3
+    assert control["nll_gap"] == control["shuffled"]["nll"] - control["true"]["nll"]
+    assert abs(speaker_shuffle_control(untrained(config), processor, test)["nll_gap"]) < 0.05
+    ignoring = untrained(config)
+    with torch.no_grad():  # the listener head reads nothing: the same code distribution everywhere
+        ignoring.listener_head.weight.zero_()
+        ignoring.listener_head.bias.copy_(torch.tensor([2.0, 0.0, -1.0, 0.5]))
+    assert speaker_shuffle_control(ignoring, processor, test)["nll_gap"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_control_scores_generated_motion_against_the_true_speaker(processor, trained):
+    torch.manual_seed(0)
+    vqvae_config = IdentityVQVAEConfig(
+        hidden_size=16, codebook_size=NUM_CODES, codebook_dim=8, num_residual_layers=1
+    )
+    pipeline = ListenerPipeline(trained, processor, IdentityVQVAE(vqvae_config))
+    test = emotion_windows(6, seed=3)
+    control = speaker_shuffle_control(trained, processor, test, pipeline=pipeline, seed=1)
+    assert {"l2", "fd", "p_fd", "nll"} <= set(control["true"]) & set(control["shuffled"])
+    shuffled, _ = shuffled_speakers(test, seed=1)
+    predictions = pipeline.predict(shuffled)
+    assert control["shuffled"] == pytest.approx(
+        {**teacher_forced_scores(trained, processor, shuffled), **score_predictions(predictions, test)}
+    )
+    assert control["shuffled"]["p_fd"] != pytest.approx(score_predictions(predictions, shuffled)["p_fd"])
+    assert control["true"]["l2"] == pytest.approx(score_predictions(pipeline.predict(test), test)["l2"])
