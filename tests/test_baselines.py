@@ -227,3 +227,29 @@ def test_listener_pipeline_needs_the_listener_identity(pipeline_parts):
     del window["listener_identity"]
     with pytest.raises(ValueError, match="no 'listener_identity'"):
         ListenerPipeline(*pipeline_parts).predict([window])
+
+
+def test_oracle_decodes_each_windows_own_codes_in_its_listeners_style():
+    from mmlistener.evaluation import OracleBaseline, l2
+
+    torch.manual_seed(0)
+    vqvae = IdentityVQVAE(IdentityVQVAEConfig(hidden_size=16, codebook_size=16, codebook_dim=16, num_residual_layers=1))
+    data = sample_identity_motion(16, 48, seed=3)
+    motion, identity = torch.from_numpy(data.motion), torch.from_numpy(data.identity)
+    optimizer = torch.optim.AdamW(vqvae.parameters(), lr=3e-3)
+    vqvae.train()
+    for _ in range(40):
+        vqvae(motion, identity=identity).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    examples = _examples(4, frames=48, seed=3)
+    predictions = OracleBaseline(vqvae).fit([]).predict(examples)
+    for example, prediction in zip(examples, predictions):
+        assert prediction.shape == example["listener_motion"].shape
+        codes = vqvae.encode(torch.from_numpy(example["listener_motion"])[None]).codes
+        identity = torch.from_numpy(example["listener_identity"])[None]
+        np.testing.assert_allclose(prediction, vqvae.decode(codes, identity=identity).motion[0].numpy(), atol=1e-6)
+    # each window gets its own reconstruction: closer to its own motion than another window's reconstruction is
+    own = np.mean([l2(p, e["listener_motion"]) for p, e in zip(predictions, examples)])
+    other = np.mean([l2(p, e["listener_motion"]) for p, e in zip(predictions[1:] + predictions[:1], examples)])
+    assert own < other

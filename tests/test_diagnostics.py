@@ -211,3 +211,16 @@ def test_the_control_scores_generated_motion_against_the_true_speaker(processor,
     )
     assert control["shuffled"]["p_fd"] != pytest.approx(score_predictions(predictions, shuffled)["p_fd"])
     assert control["true"]["l2"] == pytest.approx(score_predictions(pipeline.predict(test), test)["l2"])
+
+
+def test_listening_table_lists_the_model_beside_the_code_only_predictors():
+    from mmlistener.evaluation import format_listening_table
+
+    control = {"true": {"nll": 1.0, "accuracy": 0.5, "l2": 0.3, "fd": 9.0, "p_fd": 10.0},
+               "shuffled": {"nll": 2.5, "accuracy": 0.2, "l2": 0.6, "fd": 19.0, "p_fd": 21.0}}
+    table = format_listening_table(control, {"copy_previous": {"nll": 2.0, "accuracy": 0.3}})
+    lines = table.splitlines()
+    assert lines[0] == "| Listener codes from | NLL ↓ | Accuracy ↑ | L2 ↓ | FD ↓ | P-FD ↓ |"
+    assert lines[2] == "| model, own speaker | 1.000 | 0.500 | 0.3000 | 9.0000 | 10.0000 |"
+    assert lines[3] == "| model, shuffled speaker | 2.500 | 0.200 | 0.6000 | 19.0000 | 21.0000 |"
+    assert lines[4] == "| code-only: copy previous | 2.000 | 0.300 | – | – | – |"

@@ -139,7 +139,7 @@ def test_command_line_names_bad_inputs(tmp_path):
     with pytest.raises(ValueError, match="no split 'dev'"):
         parse_and_run(["--dataset_dir", str(tmp_path / "data"), "--split", "dev"])
     with pytest.raises(ValueError, match="unknown systems"):
-        parse_and_run(["--dataset_dir", str(tmp_path / "data"), "--systems", "random,oracle"])
+        parse_and_run(["--dataset_dir", str(tmp_path / "data"), "--systems", "random,psychic"])
     with pytest.raises(ValueError, match="needs a VQ-VAE: pass --vqvae"):
         parse_and_run(["--dataset_dir", str(tmp_path / "data"), "--systems", "ours_random_walk"])
 

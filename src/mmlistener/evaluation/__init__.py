@@ -20,7 +20,13 @@ from .baselines import (
     window_text,
 )
 from .code_diagnostics import identity_code_agreement, prefix_code_agreement
-from .diagnostics import code_baselines, shuffled_speakers, speaker_shuffle_control, teacher_forced_scores
+from .diagnostics import (
+    code_baselines,
+    format_listening_table,
+    shuffled_speakers,
+    speaker_shuffle_control,
+    teacher_forced_scores,
+)
 from .hub_metric import listener_metrics_path
 from .metrics import (
     diversity,
@@ -33,6 +39,7 @@ from .metrics import (
     variation,
     window_means,
 )
+from .oracle import OracleBaseline
 from .plots import plot_motion_comparison
 from .random_walk import RandomWalkBaseline, codebook_neighbors, random_walk
 from .results import as_examples, evaluate_systems, format_results_table, save_results
@@ -53,6 +60,7 @@ __all__ = [
     "ListenerSystem",
     "NearestMotionBaseline",
     "NearestSpeechBaseline",
+    "OracleBaseline",
     "RandomBaseline",
     "RandomWalkBaseline",
     "RecognizerValence",
@@ -67,6 +75,7 @@ __all__ = [
     "diversity",
     "evaluate_systems",
     "fit_length",
+    "format_listening_table",
     "format_results_table",
     "frechet_distance",
     "frechet_distance_from_statistics",

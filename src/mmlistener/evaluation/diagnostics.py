@@ -204,4 +204,33 @@ def speaker_shuffle_control(
     return results
 
 
-__all__ = ["code_baselines", "shuffled_speakers", "speaker_shuffle_control", "teacher_forced_scores"]
+
+
+def format_listening_table(control: dict, baselines: dict | None = None) -> str:
+    """Markdown table of a `speaker_shuffle_control` result, with `code_baselines` rows when given.
+
+    Rows: the model with each window's own speaker streams, with shuffled ones, and the code-only predictors;
+    columns: teacher-forced NLL and accuracy, and the motion metrics when the control generated motion.
+    """
+    motion = [key for key in ("l2", "fd", "p_fd") if key in control["true"]]
+    headers = {"l2": "L2 ↓", "fd": "FD ↓", "p_fd": "P-FD ↓"}
+    lines = [
+        "| Listener codes from | NLL ↓ | Accuracy ↑ | " + " | ".join(headers[key] for key in motion) + " |",
+        "|---|---:|---:|" + "---:|" * len(motion),
+    ]
+    rows = {"model, own speaker": control["true"], "model, shuffled speaker": control["shuffled"]}
+    rows.update({f"code-only: {name.replace('_', ' ')}": scores for name, scores in (baselines or {}).items()})
+    for name, scores in rows.items():
+        cells = [f"{scores['nll']:.3f}", f"{scores['accuracy']:.3f}"]
+        cells += [f"{scores[key]:.4f}" if key in scores else "–" for key in motion]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "code_baselines",
+    "format_listening_table",
+    "shuffled_speakers",
+    "speaker_shuffle_control",
+    "teacher_forced_scores",
+]

@@ -3,9 +3,10 @@
 from collections.abc import Callable, Sequence
 
 from .baselines import ListenerSystem, NearestMotionBaseline, NearestSpeechBaseline, RandomBaseline
+from .oracle import OracleBaseline
 from .random_walk import RandomWalkBaseline
 
-SYSTEM_NAMES = ("random", "nn_motion", "nn_speech", "naive_random_walk", "ours_random_walk")
+SYSTEM_NAMES = ("random", "nn_motion", "nn_speech", "naive_random_walk", "ours_random_walk", "oracle")
 MODEL_PREFIX = "model:"
 
 
@@ -67,7 +68,7 @@ def build_systems(
             its `ListenerProcessor` saved in `<dir>`, decoded by the `vqvae`).
         train_examples (`list[dict]` or a function returning it): train windows of the retrieval
             baselines; a function is called once, only if one of them is asked for.
-        vqvae (`str`, *optional*): identity VQ-VAE dir (ours_random_walk, model rows).
+        vqvae (`str`, *optional*): identity VQ-VAE dir (ours_random_walk, oracle, model rows).
         naive_vqvae (`str`, *optional*): none/none VQ-VAE dir (naive_random_walk).
         sentence_model (`str`): sentence-transformers model of nn_speech.
         walk_neighbors (`int`): neighbourhood size of the random walks.
@@ -107,6 +108,8 @@ def build_systems(
             systems[name] = RandomWalkBaseline(walk_vqvae, num_neighbors=walk_neighbors, seed=seed)
         elif name == "ours_random_walk":
             systems[name] = RandomWalkBaseline(identity_vqvae(name), num_neighbors=walk_neighbors, seed=seed)
+        elif name == "oracle":
+            systems[name] = OracleBaseline(identity_vqvae(name))
         else:
             directory = name[len(MODEL_PREFIX) :]
             systems[name] = _load_model(directory, identity_vqvae(name), batch_size)
