@@ -56,6 +56,7 @@ def small_demo(tmp_path_factory):
         num_val=1,
         num_test=4,
         vqvae_steps=60,
+        vqvae_batch_size=8,
         vqvae_config_overrides="hidden_size=32,codebook_dim=32,codebook_size=32,num_residual_layers=1",
         lm_stage1_steps=2,
         lm_stage2_steps=20,

@@ -229,6 +229,15 @@ def test_listener_pipeline_needs_the_listener_identity(pipeline_parts):
         ListenerPipeline(*pipeline_parts).predict([window])
 
 
+def test_listener_pipeline_refuses_a_vqvae_of_another_codebook_or_rate(pipeline_parts):
+    model, processor, _ = pipeline_parts
+    for overrides, what in (({"codebook_size": 32}, "codebook size"), ({"downsample_rate": 4}, "frames per code")):
+        settings = {"hidden_size": 16, "codebook_size": 16, "codebook_dim": 8, "num_residual_layers": 1, **overrides}
+        other = IdentityVQVAE(IdentityVQVAEConfig(**settings))
+        with pytest.raises(ValueError, match=f"disagree on the {what}"):
+            ListenerPipeline(model, processor, other)
+
+
 def test_oracle_decodes_each_windows_own_codes_in_its_listeners_style():
     from mmlistener.evaluation import OracleBaseline, l2
 

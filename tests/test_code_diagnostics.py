@@ -60,3 +60,26 @@ def test_identity_agreement_tells_an_identity_free_encoder_from_one_that_keeps_i
     assert instance["agreement"] > plain["agreement"]
     with pytest.raises(ValueError, match="num_identities >= 2"):
         identity_code_agreement(tiny_vqvae(), contents(), betas[:1], apply_style)
+
+
+def test_causal_encoder_gives_every_prefix_the_codes_of_the_whole_window():
+    motions = [apply_style(content, identity_betas(1)[0]) for content in contents()]
+    causal = prefix_code_agreement(tiny_vqvae(causal_encoder=True), motions)
+    assert causal["agreement"] == 1.0
+    torch.manual_seed(1)
+    motion = torch.randn(2, 64, 56)
+    vqvae = tiny_vqvae(causal_encoder=True)
+    latents = vqvae.encode(motion).latents
+    changed = motion.clone()
+    changed[:, 40:] += 5.0  # frames of group 5 onwards
+    later = vqvae.encode(changed).latents
+    torch.testing.assert_close(later[:, :5], latents[:, :5])  # groups 0-4 do not see the change
+    assert not torch.allclose(later[:, 5:], latents[:, 5:])
+
+
+def test_input_instance_norm_erases_a_per_channel_style_exactly():
+    betas = identity_betas(3, seed=4)
+    paper = identity_code_agreement(tiny_vqvae(), contents(), betas, apply_style)
+    erased = identity_code_agreement(tiny_vqvae(encoder_input_norm="instance"), contents(), betas, apply_style)
+    assert erased["agreement"] == 1.0  # the same content performed by three listeners: the same codes
+    assert paper["agreement"] < 1.0  # instance norms after the first convolution keep per-channel scales

@@ -58,7 +58,7 @@ def test_training_chain_exits_zero_at_every_step(dataset_dir, tmp_path):
 def test_demo_script_exits_zero(tmp_path):
     result = _run(
         "mmlistener-demo", "--output_dir", tmp_path / "demo", "--num_train", 3, "--num_val", 1, "--num_test", 2,
-        "--vqvae_steps", 2, "--vqvae_config_overrides", TINY_VQVAE, "--lm_stage1_steps", 1,
+        "--vqvae_steps", 2, "--vqvae_batch_size", 2, "--vqvae_config_overrides", TINY_VQVAE, "--lm_stage1_steps", 1,
         "--lm_stage2_steps", 1, "--lm_batch_size", 2, "--backbone_config_overrides", TINY_GPT2,
         "--systems", "random",
     )

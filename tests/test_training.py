@@ -287,3 +287,20 @@ def test_lora_run_trains_adapters_and_new_rows_and_merges_them(tokenised_dir, tm
     assert any(name.endswith("attn.c_attn.weight") for name in changed)  # the merged LoRA update
     assert not any(name.endswith("mlp.c_fc.weight") for name in changed)  # not a LoRA target: frozen
     ListenerForCausalLM.from_pretrained(tmp_path / "lora")
+
+
+def test_fresh_lm_takes_its_listener_layout_from_the_vqvae_and_a_continued_one_is_checked(tmp_path):
+    from mmlistener.modeling.configuration_identity_vqvae import IdentityVQVAEConfig
+    from mmlistener.training.arguments import ListenerModelArguments, parse_config_overrides
+    from mmlistener.training.train_listener import build_model, check_vqvae
+
+    IdentityVQVAE(IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE), downsample_rate=4)).save_pretrained(
+        tmp_path / "vqvae"
+    )
+    args = ListenerModelArguments(stage="speaker", backbone_config_overrides=TINY_GPT2, vqvae_path=str(tmp_path / "vqvae"))
+    model = build_model(args, text_vocab_size=100)
+    assert (model.config.num_listener_tokens, model.config.group_size) == (16, 4)
+    check_vqvae(model.config, args.vqvae_path)  # agrees
+    plain = build_model(ListenerModelArguments(stage="speaker", backbone_config_overrides=TINY_GPT2), 100)
+    with pytest.raises(ValueError, match="num_listener_tokens=256 but the VQ-VAE"):
+        check_vqvae(plain.config, args.vqvae_path)

@@ -33,11 +33,16 @@ class DemoArguments:
 
     output_dir: str = field(default="outputs/demo", metadata={"help": "Folder of every output."})
     seed: int = field(default=0, metadata={"help": "Seed of the corpus, the models and the metrics."})
-    num_train: int = field(default=48, metadata={"help": "Synthetic train segments (12-24 s each)."})
+    num_train: int = field(default=200, metadata={"help": "Synthetic train segments (12-24 s each)."})
     num_val: int = field(default=6, metadata={"help": "Synthetic validation segments."})
     num_test: int = field(default=12, metadata={"help": "Synthetic test segments."})
     window_frames: int = field(default=240, metadata={"help": "Frames per dataset window (8 s at 30 fps)."})
     vqvae_steps: int = field(default=250, metadata={"help": "VQ-VAE optimizer steps."})
+    vqvae_window_frames: int = field(
+        default=240,
+        metadata={"help": "Frames per VQ-VAE training crop: as long as the LM's windows (LM-Listener uses 32)."},
+    )
+    vqvae_batch_size: int = field(default=32, metadata={"help": "VQ-VAE training crops per step."})
     vqvae_config_overrides: str = field(
         default="hidden_size=64,codebook_dim=64,codebook_size=64,num_residual_layers=2",
         metadata={"help": "IdentityVQVAEConfig fields of the demo's small VQ-VAE."},
@@ -46,12 +51,13 @@ class DemoArguments:
     lm_stage1_batch_size: int = field(
         default=2, metadata={"help": "Windows per stage-1 step (its loss spans the whole text vocabulary)."}
     )
-    lm_stage2_steps: int = field(default=150, metadata={"help": "LM stage-2 (listener) steps."})
+    lm_stage2_steps: int = field(default=600, metadata={"help": "LM stage-2 (listener) steps."})
     lm_batch_size: int = field(default=8, metadata={"help": "Windows per stage-2 step."})
     lm_learning_rate: float = field(default=1e-3, metadata={"help": "LM learning rate."})
     backbone_config_overrides: str = field(
-        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024",
-        metadata={"help": "GPT-2 config fields of the demo's backbone (trained from scratch)."},
+        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0",
+        metadata={"help": "GPT-2 config fields of the demo's backbone (trained from scratch; no attention dropout, "
+                  "which keeps CPU attention on its fused path)."},
     )
     systems: list[str] = field(
         default_factory=lambda: [*BASELINES, "oracle"],
@@ -152,9 +158,13 @@ def run_demo(args: DemoArguments) -> dict:
             continue
         started = _stage(index, total, f"{name}: training ({args.vqvae_steps} steps)")
         train_vqvae.run(
-            _loop_args(out / name, args.vqvae_steps, 32, 2e-3, args.seed, warmup=20),
+            _loop_args(out / name, args.vqvae_steps, args.vqvae_batch_size, 2e-3, args.seed, warmup=20),
             DataArguments(dataset_path=str(out / "dataset")),
-            VQVAEArguments(config_overrides=args.vqvae_config_overrides + norms, statistics_dir=corpus),
+            VQVAEArguments(
+                config_overrides=args.vqvae_config_overrides + norms,
+                statistics_dir=corpus,
+                window_frames=args.vqvae_window_frames,
+            ),
         )
         vqvae_dirs[name] = str(out / name)
         _done(started)

@@ -3,6 +3,7 @@
 from transformers import PreTrainedConfig
 
 ENCODER_NORMS = ("none", "layer", "instance")
+ENCODER_INPUT_NORMS = ("none", "instance")
 DECODER_NORMS = ("none", "layer", "instance", "adaln", "adain")
 ADAPTIVE_NORMS = ("adaln", "adain")
 ACTIVATIONS = ("relu", "gelu", "silu")
@@ -29,6 +30,16 @@ class IdentityVQVAEConfig(PreTrainedConfig):
         activation (`str`, defaults to `"relu"`): one of `"relu"`, `"gelu"`, `"silu"`.
         encoder_norm (`str`, defaults to `"instance"`): `"none"`, `"layer"` (over channels, per frame) or
             `"instance"` (over time, per channel and sequence: erases per-sequence statistics).
+        encoder_input_norm (`str`, defaults to `"none"`): `"instance"` normalises each of the `motion_dim`
+            input channels over time (per sequence) before the first convolution. The `encoder_norm` layers
+            act after that convolution has mixed the channels, so they remove a per-channel offset of the
+            motion but not a per-channel scale; normalising the input channels removes both (a style that is
+            a per-channel affine map of the motion is erased exactly). `"none"` is the paper's network.
+        causal_encoder (`bool`, defaults to `False`): left-padded convolutions and cumulative statistics in the
+            encoder's instance norms (steps `0..t` at step `t`), so that the code of a group depends on the
+            frames up to the end of that group and on no later frame: the codes a listener LM is trained on
+            then carry no information about the listener's future. `False` is the paper's network, whose codes
+            depend on the whole window (symmetric convolutions, instance statistics over all frames).
         decoder_norm (`str`, defaults to `"adain"`): `"none"`, `"layer"`, `"instance"`, or the adaptive
             `"adaln"` / `"adain"` whose per-channel scale and shift are predicted from the identity.
         norm_eps (`float`, defaults to 1e-5): epsilon of every normalisation.
@@ -68,6 +79,8 @@ class IdentityVQVAEConfig(PreTrainedConfig):
     dilation_growth_rate: int = 3
     activation: str = "relu"
     encoder_norm: str = "instance"
+    encoder_input_norm: str = "none"
+    causal_encoder: bool = False
     decoder_norm: str = "adain"
     norm_eps: float = 1e-5
     ema_decay: float = 0.99
@@ -94,6 +107,10 @@ class IdentityVQVAEConfig(PreTrainedConfig):
             )
         if self.encoder_norm not in ENCODER_NORMS:
             raise ValueError(f"encoder_norm must be one of {ENCODER_NORMS}, got {self.encoder_norm!r}")
+        if self.encoder_input_norm not in ENCODER_INPUT_NORMS:
+            raise ValueError(
+                f"encoder_input_norm must be one of {ENCODER_INPUT_NORMS}, got {self.encoder_input_norm!r}"
+            )
         if self.decoder_norm not in DECODER_NORMS:
             raise ValueError(f"decoder_norm must be one of {DECODER_NORMS}, got {self.decoder_norm!r}")
         if self.activation not in ACTIVATIONS:
@@ -119,4 +136,4 @@ class IdentityVQVAEConfig(PreTrainedConfig):
 
 IdentityVQVAEConfig.register_for_auto_class()
 
-__all__ = ["IdentityVQVAEConfig", "ENCODER_NORMS", "DECODER_NORMS"]
+__all__ = ["IdentityVQVAEConfig", "ENCODER_NORMS", "ENCODER_INPUT_NORMS", "DECODER_NORMS"]

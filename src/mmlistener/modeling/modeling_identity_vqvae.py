@@ -95,6 +95,31 @@ class VectorQuantizerOutput(ModelOutput):
     perplexity: torch.FloatTensor | None = None
 
 
+def _cumulative_statistics(hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (biased) variance over steps `0..t` of `hidden (batch, channels, time)`, for every `t`."""
+    count = torch.arange(1, hidden.shape[-1] + 1, device=hidden.device, dtype=hidden.dtype)
+    mean = hidden.cumsum(-1) / count
+    var = (hidden.square().cumsum(-1) / count - mean.square()).clamp(min=0.0)
+    return mean, var
+
+
+def _conv(in_channels: int, out_channels: int, kernel_size: int, causal: bool, stride: int = 1, dilation: int = 1):
+    """`Conv1d` keeping `time / stride` steps: padded on both sides, or (causal) on the left only, so that
+    step `t` of the output reads input steps up to `stride * t + stride - 1` and no later."""
+    if causal:
+        return CausalConv1d(in_channels, out_channels, kernel_size, stride=stride, dilation=dilation)
+    padding = (dilation * (kernel_size - 1) + 1 - stride) // 2
+    return nn.Conv1d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation)
+
+
+class CausalConv1d(nn.Conv1d):
+    """`Conv1d` with `dilation * (kernel_size - 1) + 1 - stride` zeros on the left of the time axis only."""
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        left = self.dilation[0] * (self.kernel_size[0] - 1) + 1 - self.stride[0]
+        return super().forward(F.pad(hidden, (left, 0)))
+
+
 class MotionNorm(nn.Module):
     """One normalisation of `(batch, channels, time)` features, chosen by name.
 
@@ -104,13 +129,17 @@ class MotionNorm(nn.Module):
       per-sequence (identity) statistics.
     - `"adaln"` / `"adain"`: the layer / instance normalisation without learned affine, followed by
       `(1 + scale(identity)) * x + shift(identity)` with `scale, shift` a linear map of the identity.
+
+    With `causal=True` the statistics over time at step `t` are those of steps `0..t` (cumulative), so the
+    output at `t` depends on no later step.
     """
 
-    def __init__(self, config: IdentityVQVAEConfig, kind: str, channels: int):
+    def __init__(self, config: IdentityVQVAEConfig, kind: str, channels: int, causal: bool = False):
         super().__init__()
         self.kind = kind
         self.eps = config.norm_eps
         self.reduce_dim = 1 if kind in ("layer", "adaln") else 2
+        self.causal = causal and self.reduce_dim == 2
         if kind in ("layer", "instance"):
             self.weight = nn.Parameter(torch.ones(channels))
             self.bias = nn.Parameter(torch.zeros(channels))
@@ -120,8 +149,11 @@ class MotionNorm(nn.Module):
     def forward(self, hidden: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
         if self.kind == "none":
             return hidden
-        mean = hidden.mean(dim=self.reduce_dim, keepdim=True)
-        var = hidden.var(dim=self.reduce_dim, keepdim=True, unbiased=False)
+        if self.causal:
+            mean, var = _cumulative_statistics(hidden)
+        else:
+            mean = hidden.mean(dim=self.reduce_dim, keepdim=True)
+            var = hidden.var(dim=self.reduce_dim, keepdim=True, unbiased=False)
         hidden = (hidden - mean) * torch.rsqrt(var + self.eps)
         if self.kind in ("layer", "instance"):
             return hidden * self.weight[:, None] + self.bias[:, None]
@@ -132,12 +164,12 @@ class MotionNorm(nn.Module):
 class ResidualUnit(nn.Module):
     """`x + conv1x1(act(norm(conv3_dilated(act(norm(x))))))` over `(batch, hidden_size, time)`."""
 
-    def __init__(self, config: IdentityVQVAEConfig, norm: str, dilation: int):
+    def __init__(self, config: IdentityVQVAEConfig, norm: str, dilation: int, causal: bool = False):
         super().__init__()
         width = config.hidden_size
-        self.norm1 = MotionNorm(config, norm, width)
-        self.conv1 = nn.Conv1d(width, width, kernel_size=3, padding=dilation, dilation=dilation)
-        self.norm2 = MotionNorm(config, norm, width)
+        self.norm1 = MotionNorm(config, norm, width, causal)
+        self.conv1 = _conv(width, width, 3, causal, dilation=dilation)
+        self.norm2 = MotionNorm(config, norm, width, causal)
         self.conv2 = nn.Conv1d(width, width, kernel_size=1)
         self.activation = _ACTIVATIONS[config.activation]()
 
@@ -150,10 +182,10 @@ class ResidualUnit(nn.Module):
 class ResidualStack(nn.Module):
     """`num_residual_layers` units with dilations `growth ** (depth - 1), ..., growth, 1`."""
 
-    def __init__(self, config: IdentityVQVAEConfig, norm: str):
+    def __init__(self, config: IdentityVQVAEConfig, norm: str, causal: bool = False):
         super().__init__()
         depth, growth = config.num_residual_layers, config.dilation_growth_rate
-        self.units = nn.ModuleList(ResidualUnit(config, norm, growth**i) for i in reversed(range(depth)))
+        self.units = nn.ModuleList(ResidualUnit(config, norm, growth**i, causal) for i in reversed(range(depth)))
 
     def forward(self, hidden: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
         for unit in self.units:
@@ -166,10 +198,10 @@ class EncoderStage(nn.Module):
 
     def __init__(self, config: IdentityVQVAEConfig):
         super().__init__()
-        width = config.hidden_size
-        self.downsample = nn.Conv1d(width, width, kernel_size=4, stride=2, padding=1)
-        self.norm = MotionNorm(config, config.encoder_norm, width)
-        self.residual = ResidualStack(config, config.encoder_norm)
+        width, causal = config.hidden_size, config.causal_encoder
+        self.downsample = _conv(width, width, 4, causal, stride=2)
+        self.norm = MotionNorm(config, config.encoder_norm, width, causal)
+        self.residual = ResidualStack(config, config.encoder_norm, causal)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.residual(self.norm(self.downsample(hidden)))
@@ -196,15 +228,16 @@ class IdentityVQVAEEncoder(nn.Module):
 
     def __init__(self, config: IdentityVQVAEConfig):
         super().__init__()
-        width = config.hidden_size
-        self.conv_in = nn.Conv1d(config.motion_dim, width, kernel_size=3, padding=1)
-        self.norm_in = MotionNorm(config, config.encoder_norm, width)
+        width, causal = config.hidden_size, config.causal_encoder
+        self.norm_motion = MotionNorm(config, config.encoder_input_norm, config.motion_dim, causal)
+        self.conv_in = _conv(config.motion_dim, width, 3, causal)
+        self.norm_in = MotionNorm(config, config.encoder_norm, width, causal)
         self.activation = _ACTIVATIONS[config.activation]()
         self.stages = nn.ModuleList(EncoderStage(config) for _ in range(config.num_stages))
-        self.conv_out = nn.Conv1d(width, config.codebook_dim, kernel_size=3, padding=1)
+        self.conv_out = _conv(width, config.codebook_dim, 3, causal)
 
     def forward(self, motion: torch.Tensor) -> torch.Tensor:
-        hidden = self.activation(self.norm_in(self.conv_in(motion)))
+        hidden = self.activation(self.norm_in(self.conv_in(self.norm_motion(motion))))
         for stage in self.stages:
             hidden = stage(hidden)
         return self.conv_out(hidden)
