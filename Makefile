@@ -8,7 +8,6 @@ OUT ?= outputs/demo
 CONSTRAINTS := constraints.txt
 EXTRAS := speech,faster,baselines,dev
 PYTEST_ARGS ?= -q
-comma := ,
 
 .PHONY: install test lint demo bench lock test-latest test-oldest
 
@@ -16,6 +15,18 @@ comma := ,
 # (uv's lowest-direct resolution, wheels only), torch at the CPU build on this machine's disk.
 TORCH_PIN ?= torch==2.13.0+cpu
 TORCH_WHEELS ?= /opt/wheels
+
+# The direct requirements of setup.cfg (install_requires and the given extras), one per line: uv resolves
+# them without building the package.
+define REQUIREMENTS_FROM_SETUP_CFG
+import configparser, sys
+config = configparser.ConfigParser()
+config.read("setup.cfg")
+sections = [config["options"]["install_requires"]]
+sections += [config["options.extras_require"][extra] for extra in sys.argv[1].split(",")]
+print("\n".join(line.strip() for text in sections for line in text.splitlines() if line.strip()))
+endef
+export REQUIREMENTS_FROM_SETUP_CFG
 
 # $(call setup,VENV,PIP_FLAGS): a new venv with torch 2.13.0 (CPU wheel), the package and the front ends.
 # openai-whisper and speechtokenizer go in with --no-deps (see README, Install).
@@ -69,7 +80,8 @@ test-latest:
 test-oldest:
 	rm -rf .venv-uv && $(PYTHON) -m venv .venv-uv && .venv-uv/bin/python -m pip install uv
 	echo "$(TORCH_PIN)" > .venv-uv/torch.txt
-	.venv-uv/bin/uv pip compile setup.cfg $(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra)) \
+	$(PYTHON) -c "$$REQUIREMENTS_FROM_SETUP_CFG" $(EXTRAS) > .venv-uv/requirements.in
+	.venv-uv/bin/uv pip compile .venv-uv/requirements.in \
 		--resolution lowest-direct --no-build --python-version 3.11 -c .venv-uv/torch.txt \
 		$(if $(wildcard $(TORCH_WHEELS)),--find-links $(TORCH_WHEELS)) --no-header -o constraints-oldest.txt
 	$(call setup,.venv-oldest,-c constraints-oldest.txt)

@@ -10,6 +10,7 @@ import torch
 from mmlistener import IdentityVQVAE, IdentityVQVAEConfig
 from mmlistener.data.features import EXAMPLE_FEATURES
 from mmlistener.data.synthetic import sample_identity_motion
+from mmlistener.data.windowing import no_events
 from mmlistener.evaluation import (
     RandomBaseline,
     evaluate_systems,
@@ -43,6 +44,7 @@ def _windows(num: int, frames: int, seed: int) -> list[dict]:
             "start_frame": 0,
             "listener_id": f"id{listener.identity_index[i]}",
             "fps": 30,
+            "events": no_events(),
         }
         for i in range(num)
     ]

@@ -184,7 +184,7 @@ def test_killed_run_resumes_to_the_same_step_and_weights(dataset_dir, tmp_path):
         torch.testing.assert_close(resumed[name], expected[name], rtol=0, atol=0, msg=name)
 
 
-def test_tokenize_adds_one_code_per_complete_group(dataset_dir, tmp_path):
+def test_tokenize_adds_one_code_per_group_the_partial_last_one_included(dataset_dir, tmp_path):
     from mmlistener.modeling.configuration_identity_vqvae import IdentityVQVAEConfig
     from mmlistener.training.arguments import parse_config_overrides
     from mmlistener.training.data import load_splits
@@ -192,9 +192,10 @@ def test_tokenize_adds_one_code_per_complete_group(dataset_dir, tmp_path):
     torch.manual_seed(0)
     vqvae = IdentityVQVAE(IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE))).eval()
     splits = tokenize_splits(load_splits(dataset_dir), vqvae, batch_size=3)
+    assert any(len(motion) % 8 for split in splits.values() for motion in split["listener_motion"])
     for split in splits.values():
         for motion, codes in zip(split["listener_motion"], split["listener_codes"]):
-            assert len(codes) == len(motion) // 8
+            assert len(codes) == -(-len(motion) // 8)
             assert all(0 <= code < 16 for code in codes)
     window = np.asarray(splits["train"][0]["listener_motion"], dtype=np.float32)
     alone = listener_codes(vqvae, [window])[0]

@@ -126,6 +126,7 @@ def run_demo(args: DemoArguments) -> dict:
         build_systems,
         code_baselines,
         evaluate_systems,
+        format_events_table,
         format_listening_table,
         format_results_table,
         speaker_shuffle_control,
@@ -212,7 +213,7 @@ def run_demo(args: DemoArguments) -> dict:
     model = ListenerForCausalLM.from_pretrained(str(out / "lm_stage2"))
     processor = ListenerProcessor.from_pretrained(str(out / "lm_stage2"))
     fitted[SYSTEM_NAME] = ListenerPipeline(model, processor, vqvae)
-    results = evaluate_systems(fitted, splits["test"], seed=args.seed, output_dir=out)
+    results = evaluate_systems(fitted, splits["test"], seed=args.seed, output_dir=out, events=True)
     _done(started)
 
     started = _stage(8, total, "does the model listen? the same windows with the speaker streams of others")
@@ -244,6 +245,8 @@ def run_demo(args: DemoArguments) -> dict:
     lost = [f"{baseline} on {metric}" for (baseline, metric), won in verdict.items() if not won]
     beaten = [baseline for baseline in MUST_BEAT if baseline in results]
     print(f"'{SYSTEM_NAME}' beats {', '.join(beaten)} on L2 and FD: {'yes' if not lost else 'no (' + ', '.join(lost) + ')'}")
+    print("\nThe listener's responses to the corpus's events: nods after utterance ends, laughs after jokes "
+          f"(within 0.2 s of the rule's lag), emotion contagion:\n\n{format_events_table(results)}")
     print("\nDoes it listen? Test windows with their own speaker streams and with those of another window of the same "
           f"length (teacher-forced listener codes; generated motion):\n\n{listening}")
     (out / "demo_settings.json").write_text(json.dumps(vars(args), indent=2) + "\n")

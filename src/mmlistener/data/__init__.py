@@ -6,7 +6,7 @@ from .loading import build_dataset
 from .reading import load_torch_file, motion_statistics
 from .realtalk import RealTalk, RealTalkConfig
 from .synthetic import DyadicClip, sample_dyadic_clip, sample_identity_motion, write_synthetic_corpus
-from .windowing import resample_motion, window_bounds, window_words
+from .windowing import no_events, resample_motion, window_bounds, window_events, window_words
 
 __all__ = [
     "EXAMPLE_FEATURES",
@@ -18,10 +18,12 @@ __all__ = [
     "build_dataset",
     "load_torch_file",
     "motion_statistics",
+    "no_events",
     "resample_motion",
     "sample_dyadic_clip",
     "sample_identity_motion",
     "write_synthetic_corpus",
     "window_bounds",
+    "window_events",
     "window_words",
 ]

@@ -13,6 +13,10 @@ An example holds one window of `T` frames:
 - `emotion_ids` (`int` list, one per group of 8 frames, may be empty): speaker emotion (AffectNet order).
 - `source` (file or video the window comes from), `start_frame` (first frame of the window in `source`),
   `listener_id`, `fps`.
+- `events`: ground-truth speaker events that listeners respond to, `{"utterance_ends", "joke_ends",
+  "emotion_changes"}` (`float32` lists, seconds from the window's first frame, sorted): those from `history_seconds`
+  before the window (negative times: their responses may spill into it) to its end. Only the synthetic corpus
+  has them; every list is empty for other data.
 
 After tokenisation with a trained VQ-VAE an example also carries `listener_codes` (`T // 8` ints); that
 column is added by the tokenising step, not by the builders.
@@ -25,7 +29,11 @@ IDENTITY_DIM = 100
 EXPRESSION_DIM = 50
 POSE_DIM = 6
 
+SCHEMA_VERSION = "1.1.0"  # builders cache under it: bump whenever EXAMPLE_FEATURES change
+
 WORD = {"text": Value("string"), "start": Value("float32"), "end": Value("float32")}
+EVENT_KINDS = ("utterance_ends", "joke_ends", "emotion_changes")
+EVENTS = {kind: List(Value("float32")) for kind in EVENT_KINDS}
 
 EXAMPLE_FEATURES = Features(
     {
@@ -42,7 +50,18 @@ EXAMPLE_FEATURES = Features(
         "start_frame": Value("int32"),
         "listener_id": Value("string"),
         "fps": Value("int32"),
+        "events": EVENTS,
     }
 )
 
-__all__ = ["EXAMPLE_FEATURES", "EXPRESSION_DIM", "IDENTITY_DIM", "MOTION_DIM", "POSE_DIM", "WORD"]
+__all__ = [
+    "EVENTS",
+    "EVENT_KINDS",
+    "EXAMPLE_FEATURES",
+    "EXPRESSION_DIM",
+    "IDENTITY_DIM",
+    "MOTION_DIM",
+    "POSE_DIM",
+    "SCHEMA_VERSION",
+    "WORD",
+]

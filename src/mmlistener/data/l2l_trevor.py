@@ -5,13 +5,15 @@ a list of dicts: `fname`, `split_start_frame`, `split_end_frame`, `before_words`
 `end` [, `start`] in seconds of the source video), `p0_exp (T, 50)`, `p0_pose (T, 6)`, `p0_shape (T, 100)`,
 `p1_exp`, `p1_pose`, `p1_shape`; p0 is the listener, p1 the speaker. Optional keys per segment (written by the
 synthetic corpus or by a preparation step): `p1_acoustic_codes` / `p1_content_codes` (50 Hz ints from the
-segment's first frame), `p1_emotion` (speaker emotion class per frame), `listener_id`.
+segment's first frame), `p1_emotion` (speaker emotion class per frame), `listener_id`, `events` (ground-truth
+`{"utterance_ends", "joke_ends", "emotion_changes"}` lists of seconds on the words' clock; windows get them
+relative to their first frame, see `window_events`).
 Each segment is cut into windows from frame `first_frame` every `stride` frames, `window_frames` long, keeping
 windows of at least `min_frames` frames.
 
 `l2l_original` reads `data_dir/<speaker>/<split>/p{0,1}_{list_faces,speak_faces,speak_files}_clean_deca.npy`:
 faces `(N, 64, 184)` of which `[..., :56]` is the motion; each sequence is one window. This release has no
-transcripts, audio codes or shape parameters: `words` are empty and identities are zeros.
+transcripts, audio codes, events or shape parameters: `words` and `events` are empty and identities are zeros.
 """
 
 import os
@@ -20,9 +22,9 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from .features import EXAMPLE_FEATURES, EXPRESSION_DIM, IDENTITY_DIM, MOTION_DIM, POSE_DIM
+from .features import EXAMPLE_FEATURES, EXPRESSION_DIM, IDENTITY_DIM, MOTION_DIM, POSE_DIM, SCHEMA_VERSION
 from .reading import as_array, check_lengths, load_npy, load_torch_file, require
-from .windowing import group_labels, window_bounds, window_codes, window_words
+from .windowing import group_labels, no_events, window_bounds, window_codes, window_events, window_words
 
 SPLITS = {"train": datasets.Split.TRAIN, "val": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
 SEGMENT_KEYS = ("fname", "split_start_frame", "before_words", "during_words")
@@ -38,7 +40,7 @@ class L2LTrevorConfig(datasets.BuilderConfig):
         fps (`int`, defaults to 30): frame rate of the motion and of the word clock.
         first_frame, stride, window_frames, min_frames (`int`): windowing of `lm_listener` segments (LM-Listener
             uses 96, 240, 240, 24).
-        history_seconds (`float`, defaults to 3.0): how far back `history_words` reach.
+        history_seconds (`float`, defaults to 3.0): how far back `history_words` and `events` reach.
         group_size (`int`, defaults to 8): frames per emotion id.
         num_emotion_classes (`int`, defaults to 8): classes of per-frame `p1_emotion` labels.
         listener_id (`str`, defaults to `"trevor"`): listener of segments without a `listener_id` key.
@@ -87,9 +89,17 @@ class L2LTrevor(datasets.GeneratorBasedBuilder):
 
     BUILDER_CONFIG_CLASS = L2LTrevorConfig
     BUILDER_CONFIGS = [
-        L2LTrevorConfig(name="lm_listener", layout="lm_listener", description="LM-Listener's release (.pth)"),
         L2LTrevorConfig(
-            name="l2l_original", layout="l2l_original", description="Learning2Listen's .npy arrays"
+            name="lm_listener",
+            version=SCHEMA_VERSION,
+            layout="lm_listener",
+            description="LM-Listener's release (.pth)",
+        ),
+        L2LTrevorConfig(
+            name="l2l_original",
+            version=SCHEMA_VERSION,
+            layout="l2l_original",
+            description="Learning2Listen's .npy arrays",
         ),
     ]
     DEFAULT_CONFIG_NAME = "lm_listener"
@@ -169,8 +179,9 @@ class L2LTrevor(datasets.GeneratorBasedBuilder):
             num_frames, config.first_frame, config.stride, config.window_frames, config.min_frames
         ):
             length = end - start
+            window_start = (segment_start + start) / config.fps
             inside, history = window_words(
-                words, (segment_start + start) / config.fps, length, config.fps, config.history_seconds, where
+                words, window_start, length, config.fps, config.history_seconds, where
             )
             yield (
                 str(start),
@@ -196,6 +207,14 @@ class L2LTrevor(datasets.GeneratorBasedBuilder):
                     "start_frame": segment_start + start,
                     "listener_id": str(segment.get("listener_id", config.listener_id)),
                     "fps": config.fps,
+                    "events": window_events(
+                        segment.get("events"),
+                        window_start,
+                        length,
+                        config.fps,
+                        config.history_seconds,
+                        f"{where}: key 'events'",
+                    ),
                 },
             )
 
@@ -247,6 +266,7 @@ class L2LTrevor(datasets.GeneratorBasedBuilder):
                         "start_frame": start_frame,
                         "listener_id": os.path.basename(os.path.dirname(folder)),
                         "fps": config.fps,
+                        "events": no_events(),
                     },
                 )
 

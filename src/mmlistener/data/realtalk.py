@@ -16,7 +16,8 @@ columns), one row per clip:
 | `audio` | *optional*: the clip's speaker audio or video path (kept as the example's `source`) |
 
 Relative paths are taken from `data_dir`. Motion is resampled linearly to the config's `fps` (30) and cut
-into windows like L2L-trevor's (`first_frame`, `stride`, `window_frames`, `min_frames`).
+into windows like L2L-trevor's (`first_frame`, `stride`, `window_frames`, `min_frames`). RealTalk has no
+ground-truth listening events: every window's `events` lists are empty.
 """
 
 import csv
@@ -27,9 +28,9 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from .features import EXAMPLE_FEATURES, EXPRESSION_DIM, IDENTITY_DIM, POSE_DIM
+from .features import EXAMPLE_FEATURES, EXPRESSION_DIM, IDENTITY_DIM, POSE_DIM, SCHEMA_VERSION
 from .reading import as_array, check_lengths, load_npy
-from .windowing import resample_motion, window_bounds, window_words
+from .windowing import no_events, resample_motion, window_bounds, window_words
 
 SPLITS = {"train": datasets.Split.TRAIN, "val": datasets.Split.VALIDATION, "test": datasets.Split.TEST}
 MANIFEST_KEYS = (
@@ -94,7 +95,9 @@ class RealTalk(datasets.GeneratorBasedBuilder):
     """Windows of RealTalk clips listed in per-split manifests (see the module docstring)."""
 
     BUILDER_CONFIG_CLASS = RealTalkConfig
-    BUILDER_CONFIGS = [RealTalkConfig(name="default", description="RealTalk clips from a manifest")]
+    BUILDER_CONFIGS = [
+        RealTalkConfig(name="default", version=SCHEMA_VERSION, description="RealTalk clips from a manifest")
+    ]
     DEFAULT_CONFIG_NAME = "default"
 
     def _info(self) -> datasets.DatasetInfo:
@@ -210,6 +213,7 @@ class RealTalk(datasets.GeneratorBasedBuilder):
                     "start_frame": start,
                     "listener_id": str(row["listener_id"]),
                     "fps": config.fps,
+                    "events": no_events(),
                 },
             )
 

@@ -160,6 +160,11 @@ class DyadicClip:
         words (`list[dict]`): `{"text", "start", "end"}`, all the words spoken, including those
             before frame 0 (negative times) and the last one, which may run past the clip.
         acoustic_codes, content_codes (`np.ndarray` `(round(num_frames * 50 / fps),)`, int64): 50 Hz codes.
+        utterance_ends (`list[float]`): end of each utterance's last word, for all of them like `words`; the
+            listener's nod starts `NOD_LAG` frames after the pause that follows (0.03 s after this end).
+        joke_ends (`list[float]`): end of each joke word; laughter starts `LAUGH_LAG` frames later.
+        emotion_changes (`list[float]`): time `k / fps` of each frame `k` in `[0, num_frames)` whose speaker
+            emotion differs from the frame before (frame -1 is the lead's last frame).
     """
 
     speaker_motion: np.ndarray
@@ -168,6 +173,9 @@ class DyadicClip:
     words: list
     acoustic_codes: np.ndarray
     content_codes: np.ndarray
+    utterance_ends: list
+    joke_ends: list
+    emotion_changes: list
 
 
 def _smooth(x: np.ndarray, seconds: float, fps: int) -> np.ndarray:
@@ -179,14 +187,19 @@ def _smooth(x: np.ndarray, seconds: float, fps: int) -> np.ndarray:
 
 
 def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Generator):
-    """Per-group emotion chain, then utterances of words that follow it; frames counted from -lead."""
+    """Per-group emotion chain, then utterances of words that follow it; frames counted from -lead.
+
+    Returns:
+        `(emotion (lead + num_frames,), words, utterance_ends, pauses, jokes)`, times in seconds from frame 0:
+        the end of each utterance's last word, the start of the pause after it, the end of each joke word.
+    """
     total = lead + num_frames
     num_groups = -(-total // GROUP_SIZE)
     chain = [rng.choice(SPEAKER_EMOTIONS)]
     for _ in range(num_groups - 1):
         chain.append(chain[-1] if rng.random() < EMOTION_STAY else rng.choice(SPEAKER_EMOTIONS))
     emotion = np.repeat(np.asarray(chain, dtype=np.int64), GROUP_SIZE)[:total]
-    words, pauses, jokes = [], [], []
+    words, utterance_ends, pauses, jokes = [], [], [], []
     t, end_time = -lead / fps + rng.uniform(0.0, 0.5), num_frames / fps
     while t < end_time:
         utterance_end = t + rng.uniform(1.2, 3.5)
@@ -204,9 +217,18 @@ def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Gener
             words.append({"text": str(rng.choice(JOKE_WORDS)), "start": t, "end": t + 0.4})
             jokes.append(t + 0.4)
             t += 0.43
+        utterance_ends.append(words[-1]["end"])
         pauses.append(t)
         t += rng.uniform(0.5, 1.2)
-    return emotion, words, pauses, jokes
+    return emotion, words, utterance_ends, pauses, jokes
+
+
+def _emotion_changes(emotion: np.ndarray, lead: int, fps: int) -> list[float]:
+    """Seconds from frame 0 of each clip frame whose emotion differs from the previous frame's (the lead's last
+    frame before frame 0; none before frame 0 without a lead), from `emotion (lead + num_frames,)`."""
+    clip = emotion[lead:]
+    previous = np.concatenate([emotion[max(lead - 1, 0) : max(lead, 1)], clip[:-1]])
+    return (np.flatnonzero(clip != previous) / fps).tolist()
 
 
 def _speaking(words: list, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -264,7 +286,7 @@ def sample_dyadic_clip(
     if num_frames <= 0:
         raise ValueError(f"num_frames must be positive, got {num_frames}")
     total = lead_frames + num_frames
-    emotion, words, pauses, jokes = _speaker_timeline(num_frames, lead_frames, fps, rng)
+    emotion, words, utterance_ends, pauses, jokes = _speaker_timeline(num_frames, lead_frames, fps, rng)
     prototypes = emotion_prototypes()
     times = (np.arange(total) - lead_frames) / fps
     speaking, _ = _speaking(words, times)
@@ -310,6 +332,9 @@ def sample_dyadic_clip(
         words=[{**w, "start": float(w["start"]), "end": float(w["end"])} for w in words],
         acoustic_codes=acoustic.astype(np.int64),
         content_codes=content.astype(np.int64),
+        utterance_ends=[float(end) for end in utterance_ends],
+        joke_ends=[float(end) for end in jokes],
+        emotion_changes=_emotion_changes(emotion, lead_frames, fps),
     )
 
 
@@ -323,6 +348,12 @@ def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, spea
         {"text": w["text"], "start": w["start"] + offset, "end": w["end"] + offset} for w in clip.words
     ]
 
+    end = offset + num_frames / fps
+    events = {
+        kind: [time + offset for time in getattr(clip, kind) if time + offset <= end]
+        for kind in ("utterance_ends", "joke_ends", "emotion_changes")
+    }
+
     def shape(beta):  # constant over the clip: one row broadcast over the frames (stored once)
         return torch.from_numpy(np.asarray(beta, dtype=np.float32)[None]).expand(num_frames, IDENTITY_DIM)
 
@@ -334,7 +365,7 @@ def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, spea
         "split_start_frame": start_frame,
         "split_end_frame": start_frame + num_frames,
         "before_words": [w for w in shifted if w["end"] < offset],
-        "during_words": [w for w in shifted if offset <= w["end"] <= offset + num_frames / fps],
+        "during_words": [w for w in shifted if offset <= w["end"] <= end],
         "p0_exp": tensor(clip.listener_motion[:, :EXPRESSION_DIM]),
         "p0_pose": tensor(clip.listener_motion[:, EXPRESSION_DIM:]),
         "p0_shape": shape(listener_beta),
@@ -347,6 +378,7 @@ def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, spea
         "p1_acoustic_codes": tensor(clip.acoustic_codes),
         "p1_content_codes": tensor(clip.content_codes),
         "listener_id": listener_id,
+        "events": events,
     }
 
 
@@ -367,9 +399,12 @@ def write_synthetic_corpus(
     Files: `segments_{train,val,test}.pth` (lists of segment dicts, read by `L2LTrevor("lm_listener")`) and
     `mean.npy` / `std.npy` (56 values, listener motion of the train split). Besides the release's keys each
     segment carries `p1_emotion` (the speaker's true emotion per frame), `p1_acoustic_codes` and
-    `p1_content_codes` (50 Hz from the segment's first frame) and `listener_id`. Segments last
-    `min_frames`-`max_frames` frames; each pairs one of `num_speakers` speakers with one of `num_listeners`
-    listeners (the same listeners in every split). Everything follows from `seed`; no audio is involved.
+    `p1_content_codes` (50 Hz from the segment's first frame), `listener_id` and `events`, the ground truth of
+    the listener's rules: `{"utterance_ends", "joke_ends", "emotion_changes"}`, lists of seconds on the words'
+    clock (the `DyadicClip` fields of the same names shifted by the segment's start, those up to its end).
+    Segments last `min_frames`-`max_frames` frames; each pairs one of `num_speakers` speakers with one of
+    `num_listeners` listeners (the same listeners in every split). Everything follows from `seed`; no audio is
+    involved.
     """
     import os
 

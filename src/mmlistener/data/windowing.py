@@ -1,12 +1,14 @@
-"""Cutting clips into windows: frames, timed words, 50 Hz codes, per-group emotion, frame-rate changes."""
+"""Cutting clips into windows: frames, timed words and events, 50 Hz codes, per-group emotion, frame-rate
+changes."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from ..processing.emotion import group_emotion_ids
 from ..processing.speech_tokenizer import CODE_RATE  # acoustic / content codes per second
+from .features import EVENT_KINDS
 
 _EPSILON = 1e-6
 
@@ -76,6 +78,50 @@ def window_words(
     return sorted(inside, key=lambda w: w["end"]), sorted(history, key=lambda w: w["end"])
 
 
+def no_events() -> dict[str, list[float]]:
+    """The `events` of a window without ground-truth events: an empty list per kind of `EVENT_KINDS`."""
+    return {kind: [] for kind in EVENT_KINDS}
+
+
+def window_events(
+    events: Mapping | None,
+    window_start: float,
+    num_frames: int,
+    fps: int,
+    history_seconds: float = 3.0,
+    where: str = "events",
+) -> dict[str, list[float]]:
+    """The events of a window, in seconds from its first frame.
+
+    Args:
+        events (`dict[str, list[float]]`, *optional*): per kind of `EVENT_KINDS` (a missing kind has none), times
+            in seconds on the clip's clock; `None` means no events.
+        window_start (`float`): time of the window's first frame on that clock, in seconds.
+        num_frames (`int`), fps (`int`): the window's length.
+        history_seconds (`float`): how far before the window events are kept.
+
+    Returns:
+        `dict[str, list[float]]`: per kind, the sorted times in `[-history_seconds, num_frames / fps]` relative to
+        the window's first frame.
+    """
+    if events is None:
+        return no_events()
+    if not isinstance(events, Mapping) or set(events) - set(EVENT_KINDS):
+        raise ValueError(f"{where}: expected a dict with keys among {EVENT_KINDS}, got {events!r}")
+    duration = num_frames / fps
+    windowed = {}
+    for kind in EVENT_KINDS:
+        try:
+            times = np.asarray(events.get(kind, []), dtype=np.float64).reshape(-1) - window_start
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{where}: {kind!r} must be a list of seconds: {error}") from None
+        if not np.isfinite(times).all():
+            raise ValueError(f"{where}: {kind!r} contains NaN or infinite times")
+        inside = (times >= -history_seconds - _EPSILON) & (times <= duration + _EPSILON)
+        windowed[kind] = np.sort(times[inside]).tolist()
+    return windowed
+
+
 def window_codes(codes, start_frame: int, num_frames: int, fps: int, rate: int = CODE_RATE) -> list[int]:
     """The codes (at `rate` per second, first code at frame 0 of the clip) covering frames
     `[start_frame, start_frame + num_frames)`; empty when `codes` is empty or ends before the window."""
@@ -115,4 +161,13 @@ def resample_motion(motion: np.ndarray, source_fps: float, target_fps: float) ->
     return np.stack(columns, axis=1).astype(np.float32)
 
 
-__all__ = ["CODE_RATE", "group_labels", "resample_motion", "window_bounds", "window_codes", "window_words"]
+__all__ = [
+    "CODE_RATE",
+    "group_labels",
+    "no_events",
+    "resample_motion",
+    "window_bounds",
+    "window_codes",
+    "window_events",
+    "window_words",
+]

@@ -5,6 +5,7 @@
 - `baselines`, `random_walk`: the paper's baselines, with `ListenerPipeline`'s `fit` / `predict` interface.
 - `diagnostics`: does the LM use the speaker? Code-only baselines and a shuffled-speaker control.
 - `code_diagnostics`: do the VQ-VAE's codes depend on later frames, or on the identity?
+- `events`: nods after utterances, laughs after jokes, emotion contagion, against the synthetic corpus's events.
 - `results`: `evaluate_systems` (generate, score, save the Table 1 layout and plots).
 - `vqvae_metrics`: the VQ-VAE table (reconstruction, commitment, perplexity).
 - `listener_metrics_path()`: the `evaluate` module, for `evaluate.load(listener_metrics_path())`.
@@ -26,6 +27,14 @@ from .diagnostics import (
     shuffled_speakers,
     speaker_shuffle_control,
     teacher_forced_scores,
+)
+from .events import (
+    detect_laughs,
+    detect_nods,
+    detect_oscillations,
+    emotion_contagion,
+    event_rates,
+    format_events_table,
 )
 from .hub_metric import listener_metrics_path
 from .metrics import (
@@ -72,16 +81,22 @@ __all__ = [
     "code_baselines",
     "code_perplexity",
     "codebook_neighbors",
+    "detect_laughs",
+    "detect_nods",
+    "detect_oscillations",
     "diversity",
+    "emotion_contagion",
     "evaluate_systems",
+    "event_rates",
+    "format_events_table",
     "fit_length",
     "format_listening_table",
     "format_results_table",
     "frechet_distance",
     "frechet_distance_from_statistics",
     "gaussian_statistics",
-    "identity_code_agreement",
     "ground_truth_valence",
+    "identity_code_agreement",
     "l2",
     "l2_affect",
     "listener_metrics_path",

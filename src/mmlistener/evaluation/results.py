@@ -15,8 +15,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .baselines import ListenerSystem
+from .events import event_rates
 from .plots import plot_motion_comparison
-from .scoring import ValenceFn, ground_truth_valence, score_ground_truth, score_predictions
+from .scoring import ValenceFn, as_motion, ground_truth_valence, score_ground_truth, score_predictions
 
 GROUND_TRUTH = "GT"
 # (metric key, column header, display scale) in the paper's Table 1 order. JSON keeps raw values;
@@ -52,6 +53,7 @@ def evaluate_systems(
     output_dir: str | Path | None = None,
     num_plot_windows: int = 3,
     progress: bool = True,
+    events: bool = False,
 ) -> dict[str, dict[str, float]]:
     """Generate listener motion with each system for the windows, score it, and optionally save it all.
 
@@ -64,6 +66,9 @@ def evaluate_systems(
             `plots/<system>.png`.
         num_plot_windows (`int`): windows drawn per plot.
         progress (`bool`): show tqdm progress bars.
+        events (`bool`, defaults to `False`): add the event diagnostics of `event_rates` (nod and laugh hit and
+            false-alarm rates, emotion contagion) to every row, the GT row included; the windows need `events`
+            (the synthetic corpus records them).
 
     Returns:
         `dict`: `{"GT": {"variation", "diversity"}, system: {"l2", "fd", "variation", "diversity", "p_fd"[,
@@ -75,6 +80,8 @@ def evaluate_systems(
     if GROUND_TRUTH in systems:
         raise ValueError(f"{GROUND_TRUTH!r} is the ground-truth row; name the system differently")
     results = {GROUND_TRUTH: score_ground_truth(examples, seed=seed)}
+    if events:
+        results[GROUND_TRUTH].update(event_rates([as_motion(e, "listener_motion") for e in examples], examples))
     gt_valence = None if valence is None else ground_truth_valence(examples, valence)  # once for all systems
     bar = tqdm(systems.items(), desc="systems", disable=not progress)
     for name, system in bar:
@@ -84,6 +91,8 @@ def evaluate_systems(
         results[name] = score_predictions(
             predictions, examples, valence=valence, seed=seed, gt_valence=gt_valence
         )
+        if events:
+            results[name].update(event_rates(predictions, examples))
         if output_dir is not None and num_plot_windows > 0:
             plot_motion_comparison(
                 predictions,

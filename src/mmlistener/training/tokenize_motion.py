@@ -4,8 +4,9 @@
 mmlistener-tokenize --dataset_path data/trevor --vqvae_path outputs/vqvae --output_path data/trevor_tokens
 ```
 
-A window of `T` frames gets `T // downsample_rate` codes (one per complete group of frames), the listener
-tokens the LM is trained to predict (stage 2).
+A window of `T` frames gets `ceil(T / downsample_rate)` codes, the listener tokens the LM is trained to
+predict (stage 2): one per group, the last, partial group included (its code is the VQ-VAE's for the window
+padded by repeating its last frame), as many as `generate` makes for the window.
 """
 
 from collections import defaultdict
@@ -20,7 +21,7 @@ from .data import load_splits
 
 @torch.no_grad()
 def listener_codes(vqvae: IdentityVQVAE, motions: list, batch_size: int = 32) -> list[list[int]]:
-    """Codes of each raw listener motion `(T_i, 56)`: `T_i // downsample_rate` ints per window.
+    """Codes of each raw listener motion `(T_i, 56)`: `ceil(T_i / downsample_rate)` ints per window.
 
     Windows of equal length are encoded together, `batch_size` at a time (no padding, so a window's codes
     do not depend on its batch-mates).
@@ -38,11 +39,11 @@ def listener_codes(vqvae: IdentityVQVAE, motions: list, batch_size: int = 32) ->
             raise ValueError(f"window {index} has {len(motion)} frames, fewer than one group of {rate}")
         by_length[len(motion)].append(index)
     codes = [None] * len(arrays)
-    for length, indices in by_length.items():
+    for indices in by_length.values():
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             motion = torch.from_numpy(np.stack([arrays[i] for i in chunk])).to(vqvae.device)
-            encoded = vqvae.encode(motion).codes[:, : length // rate].cpu().tolist()
+            encoded = vqvae.encode(motion).codes.cpu().tolist()
             for index, row in zip(chunk, encoded):
                 codes[index] = row
     return codes
