@@ -18,7 +18,7 @@ An example holds one window of `T` frames:
   before the window (negative times: their responses may spill into it) to its end. Only the synthetic corpus
   has them; every list is empty for other data.
 
-After tokenisation with a trained VQ-VAE an example also carries `listener_codes` (`T // 8` ints); that
+After tokenisation with a trained VQ-VAE an example also carries `listener_codes` (`ceil(T / 8)` ints); that
 column is added by the tokenising step, not by the builders.
 """
 
