@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from mmlistener.demo import DemoArguments, run_demo
+from mmlistener.evaluation.tables import markdown_table
 from mmlistener.training.arguments import parse_arguments
 
 FORMER_BACKBONE = "n_layer=2,n_embd=64,n_head=4,n_positions=1024"
@@ -38,7 +39,12 @@ ROWS = {
 SYSTEMS = ["--systems", "ours_random_walk,oracle"]
 
 
-def row(name: str, flags: list[str], output_dir: Path) -> str:
+HEADERS = ["oracle L2", "ours L2 / FD", "ours_random_walk L2", "shuffled L2", "NLL own / gap", "prefix agr.",
+           "identity agr.", "oracle nod / laugh hit", "ours contagion"]
+
+
+def row(name: str, flags: list[str], output_dir: Path) -> tuple[str, list[str]]:
+    """The study's row `name`: its label (with the flags) and its cells, from a fresh demo run."""
     out = output_dir / name
     (args,) = parse_arguments((DemoArguments,), ["--output_dir", str(out), *flags, *SYSTEMS])
     run_demo(args)
@@ -56,7 +62,7 @@ def row(name: str, flags: list[str], output_dir: Path) -> str:
         f"{results['oracle']['nod_hit_rate']:.2f} / {results['oracle']['laugh_hit_rate']:.2f}",
         f"{results['ours']['emotion_contagion']:.3f}",
     ]
-    return f"| {name}. {ROWS[name][0]}: `{' '.join(flags) or '(none)'}` | " + " | ".join(cells) + " |"
+    return f"{name}. {ROWS[name][0]}: `{' '.join(flags) or '(none)'}`", cells
 
 
 def main() -> None:
@@ -67,13 +73,8 @@ def main() -> None:
     import torch
 
     started = time.time()
-    lines = [
-        "| run (flags of `python -m mmlistener.demo`) | oracle L2 | ours L2 / FD | ours_random_walk L2 | shuffled L2 "
-        "| NLL own / gap | prefix agr. | identity agr. | oracle nod / laugh hit | ours contagion |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    lines += [row(name, ROWS[name][1], Path(args.output_dir)) for name in args.rows.split(",")]
-    print("\n" + "\n".join(lines))
+    rows = dict(row(name, ROWS[name][1], Path(args.output_dir)) for name in args.rows.split(","))
+    print("\n" + markdown_table("run (flags of `python -m mmlistener.demo`)", HEADERS, rows), end="")
     print(f"\n{time.time() - started:.0f} s; torch threads {torch.get_num_threads()}; "
           f"load average {os.getloadavg()[0]:.2f} at the end")
 

@@ -45,6 +45,20 @@ def single_thread():
 
 
 @pytest.fixture(scope="session")
+def dataset_dir(tmp_path_factory):
+    """A small synthetic dataset saved with `save_to_disk`: 96-frame windows (12 listener tokens, short LM
+    sequences) of 3 train, 1 validation and 1 test segment."""
+    from mmlistener.data import L2LTrevor, build_dataset, write_synthetic_corpus
+
+    root = tmp_path_factory.mktemp("small_dataset")
+    corpus = write_synthetic_corpus(str(root / "corpus"), num_train=3, num_val=1, num_test=1, seed=0,
+                                    min_frames=240, max_frames=300)
+    splits = build_dataset(L2LTrevor, corpus, cache_dir=str(root / "cache"), verbose=False, window_frames=96, stride=96)
+    splits.save_to_disk(str(root / "dataset"))
+    return str(root / "dataset")
+
+
+@pytest.fixture(scope="session")
 def small_demo(tmp_path_factory):
     """`make demo` on a small budget, run once per session: `(arguments, results, output folder)`."""
     from mmlistener.demo import DemoArguments, run_demo

@@ -212,6 +212,15 @@ def test_the_control_scores_generated_motion_against_the_true_speaker(processor,
     assert control["shuffled"]["p_fd"] != pytest.approx(score_predictions(predictions, shuffled)["p_fd"])
     assert control["true"]["l2"] == pytest.approx(score_predictions(pipeline.predict(test), test)["l2"])
 
+    calls = []
+    counting = ListenerPipeline(trained, processor, pipeline.vqvae)
+    counting.predict = lambda windows: calls.append(windows) or pipeline.predict(windows)
+    given = {**score_predictions(pipeline.predict(test), test), "l2_affect": 1.0}
+    reused = speaker_shuffle_control(trained, processor, test, pipeline=counting, seed=1, true_scores=given)
+    assert len(calls) == 1 and calls[0] is not test  # only the shuffled windows are generated
+    assert {key: reused["true"][key] for key in ("l2", "fd", "p_fd")} == {key: given[key] for key in ("l2", "fd", "p_fd")}
+    assert "l2_affect" not in reused["true"] and reused["shuffled"] == pytest.approx(control["shuffled"])
+
 
 def test_listening_table_lists_the_model_beside_the_code_only_predictors():
     from mmlistener.evaluation import format_listening_table

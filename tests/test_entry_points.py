@@ -21,18 +21,6 @@ def _run(script: str, *flags, timeout: float = 300) -> subprocess.CompletedProce
     return subprocess.run([path, *map(str, flags)], capture_output=True, text=True, env=env, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
-    from mmlistener.data import L2LTrevor, build_dataset, write_synthetic_corpus
-
-    root = tmp_path_factory.mktemp("entry_points")
-    corpus = write_synthetic_corpus(str(root / "corpus"), num_train=2, num_val=1, num_test=1, seed=0,
-                                    min_frames=240, max_frames=260)
-    splits = build_dataset(L2LTrevor, corpus, cache_dir=str(root / "cache"), verbose=False, window_frames=96, stride=96)
-    splits.save_to_disk(str(root / "dataset"))
-    return root / "dataset"
-
-
 def test_training_chain_exits_zero_at_every_step(dataset_dir, tmp_path):
     common = ["--cpu", "True", "--report_to", "none", "--checkpointing_steps", "0", "--eval_steps", "0"]
     steps = [

@@ -20,19 +20,6 @@ from mmlistener.training.tokenize_motion import listener_codes, tokenize_splits
 TINY_VQVAE = "hidden_size=16,codebook_dim=16,codebook_size=16,num_residual_layers=1"
 
 
-@pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
-    from mmlistener.data import L2LTrevor, build_dataset, write_synthetic_corpus
-
-    root = tmp_path_factory.mktemp("training_data")
-    corpus = write_synthetic_corpus(str(root / "corpus"), num_train=3, num_val=1, num_test=1, seed=0,
-                                    min_frames=240, max_frames=300)
-    # 96-frame windows (12 listener tokens): short LM sequences keep the tests quick
-    splits = build_dataset(L2LTrevor, corpus, cache_dir=str(root / "cache"), verbose=False, window_frames=96, stride=96)
-    splits.save_to_disk(str(root / "dataset"))
-    return str(root / "dataset")
-
-
 def _vqvae_args(dataset_dir, output_dir, max_steps, **extra):
     args = {
         "dataset_path": dataset_dir,
@@ -290,18 +277,19 @@ def test_lora_run_trains_adapters_and_new_rows_and_merges_them(tokenised_dir, tm
     ListenerForCausalLM.from_pretrained(tmp_path / "lora")
 
 
-def test_fresh_lm_takes_its_listener_layout_from_the_vqvae_and_a_continued_one_is_checked(tmp_path):
+def test_fresh_lm_takes_its_listener_layout_from_the_vqvae_and_a_mismatch_is_refused(tokenised_dir, tmp_path):
     from mmlistener.modeling.configuration_identity_vqvae import IdentityVQVAEConfig
+    from mmlistener.training import train_listener
     from mmlistener.training.arguments import ListenerModelArguments, parse_config_overrides
-    from mmlistener.training.train_listener import build_model, check_vqvae
 
-    IdentityVQVAE(IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE), downsample_rate=4)).save_pretrained(
-        tmp_path / "vqvae"
-    )
-    args = ListenerModelArguments(stage="speaker", backbone_config_overrides=TINY_GPT2, vqvae_path=str(tmp_path / "vqvae"))
-    model = build_model(args, text_vocab_size=100)
+    vqvae_config = IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE), downsample_rate=4)
+    args = ListenerModelArguments(stage="speaker", backbone_config_overrides=TINY_GPT2)
+    model = train_listener.build_model(args, text_vocab_size=100, vqvae_config=vqvae_config)
     assert (model.config.num_listener_tokens, model.config.group_size) == (16, 4)
-    check_vqvae(model.config, args.vqvae_path)  # agrees
-    plain = build_model(ListenerModelArguments(stage="speaker", backbone_config_overrides=TINY_GPT2), 100)
-    with pytest.raises(ValueError, match="num_listener_tokens=256 but the VQ-VAE"):
-        check_vqvae(plain.config, args.vqvae_path)
+    IdentityVQVAE(vqvae_config).save_pretrained(tmp_path / "vqvae")
+    # a model continued from a checkpoint of the default layout (256 codes, 8 frames) does not fit this VQ-VAE
+    train_listener.parse_and_run(_lm_flags(tokenised_dir, tmp_path / "start", 1, stage="speaker",
+                                           backbone_config_overrides=TINY_GPT2))
+    with pytest.raises(ValueError, match="disagree on the codebook size: model 256, processor 256, VQ-VAE 16"):
+        train_listener.parse_and_run(_lm_flags(tokenised_dir, tmp_path / "x", 1, stage="listener",
+                                               model_name_or_path=tmp_path / "start", vqvae_path=tmp_path / "vqvae"))

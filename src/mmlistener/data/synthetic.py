@@ -226,9 +226,8 @@ def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Gener
 def _emotion_changes(emotion: np.ndarray, lead: int, fps: int) -> list[float]:
     """Seconds from frame 0 of each clip frame whose emotion differs from the previous frame's (the lead's last
     frame before frame 0; none before frame 0 without a lead), from `emotion (lead + num_frames,)`."""
-    clip = emotion[lead:]
-    previous = np.concatenate([emotion[max(lead - 1, 0) : max(lead, 1)], clip[:-1]])
-    return (np.flatnonzero(clip != previous) / fps).tolist()
+    frames = np.flatnonzero(np.diff(emotion)) + 1 - lead
+    return (frames[frames >= 0] / fps).tolist()
 
 
 def _speaking(words: list, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from ..pipeline import SPEAKER_KEYS, ListenerPipeline
 from ..processing.processing_listener import IGNORE_INDEX
 from ..training.data import ListenerCollator
 from .scoring import score_predictions
+from .tables import markdown_table
 
 
 def _checked_codes(windows: Sequence, num_codes: int, name: str) -> list[np.ndarray]:
@@ -174,7 +175,12 @@ def shuffled_speakers(examples: Sequence[dict], seed: int = 0) -> tuple[list[dic
 
 
 def speaker_shuffle_control(
-    model, processor, examples: Sequence[dict], pipeline: ListenerPipeline | None = None, seed: int = 0
+    model,
+    processor,
+    examples: Sequence[dict],
+    pipeline: ListenerPipeline | None = None,
+    seed: int = 0,
+    true_scores: dict | None = None,
 ) -> dict:
     """Teacher-forced scores (and, with a pipeline, motion metrics) with the true and shuffled speakers.
 
@@ -185,6 +191,9 @@ def speaker_shuffle_control(
         pipeline (`ListenerPipeline`, *optional*): generates motion for both versions of the windows; each
             is scored by `score_predictions` against the ground truth, P-FD with the TRUE speaker motion.
         seed (`int`): seed of `shuffled_speakers`.
+        true_scores (`dict`, *optional*): `score_predictions` of the pipeline's motion for `examples` when it
+            was scored already (as `evaluate_systems` does): its metrics are taken instead of generating the
+            same motion again.
 
     Returns:
         `dict`: `true` and `shuffled` (each `teacher_forced_scores`, plus the `score_predictions` metrics
@@ -197,13 +206,14 @@ def speaker_shuffle_control(
         "shuffled": teacher_forced_scores(model, processor, shuffled),
     }
     if pipeline is not None:
-        for name, windows in (("true", examples), ("shuffled", shuffled)):
-            results[name].update(score_predictions(pipeline.predict(windows), examples))
+        shuffled_scores = score_predictions(pipeline.predict(shuffled), examples)
+        if true_scores is None:
+            true_scores = score_predictions(pipeline.predict(examples), examples)
+        results["shuffled"].update(shuffled_scores)
+        results["true"].update({key: true_scores[key] for key in shuffled_scores})
     results["nll_gap"] = results["shuffled"]["nll"] - results["true"]["nll"]
     results["num_unshuffled"] = num_unshuffled
     return results
-
-
 
 
 def format_listening_table(control: dict, baselines: dict | None = None) -> str:
@@ -214,17 +224,17 @@ def format_listening_table(control: dict, baselines: dict | None = None) -> str:
     """
     motion = [key for key in ("l2", "fd", "p_fd") if key in control["true"]]
     headers = {"l2": "L2 ↓", "fd": "FD ↓", "p_fd": "P-FD ↓"}
-    lines = [
-        "| Listener codes from | NLL ↓ | Accuracy ↑ | " + " | ".join(headers[key] for key in motion) + " |",
-        "|---|---:|---:|" + "---:|" * len(motion),
-    ]
     rows = {"model, own speaker": control["true"], "model, shuffled speaker": control["shuffled"]}
     rows.update({f"code-only: {name.replace('_', ' ')}": scores for name, scores in (baselines or {}).items()})
-    for name, scores in rows.items():
-        cells = [f"{scores['nll']:.3f}", f"{scores['accuracy']:.3f}"]
-        cells += [f"{scores[key]:.4f}" if key in scores else "–" for key in motion]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(
+        "Listener codes from",
+        ["NLL ↓", "Accuracy ↑", *(headers[key] for key in motion)],
+        {
+            name: [f"{scores['nll']:.3f}", f"{scores['accuracy']:.3f}"]
+            + [f"{scores[key]:.4f}" if key in scores else "–" for key in motion]
+            for name, scores in rows.items()
+        },
+    )
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from ..data.synthetic import (
     NOD_LAG,
     emotion_prototypes,
 )
+from .tables import markdown_table
 
 CORPUS_FPS = 30
 NOD_PERIOD = NOD_FRAMES // 2  # two pitch cycles per nod: 0.4 s, 2.5 Hz
@@ -280,12 +281,15 @@ EVENT_COLUMNS = (
 
 def format_events_table(results: dict[str, dict]) -> str:
     """Markdown table of the `event_rates` of every row of `results` that has them (rows: systems, GT first)."""
-    lines = ["| System | " + " | ".join(header for _, header in EVENT_COLUMNS) + " |", "|---|" + "---:|" * 5]
-    for name, row in results.items():
-        if "nod_hit_rate" in row:
-            cells = ["–" if np.isnan(row[key]) else f"{row[key]:.3f}" for key, _ in EVENT_COLUMNS]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(
+        "System",
+        [header for _, header in EVENT_COLUMNS],
+        {
+            name: ["–" if np.isnan(row[key]) else f"{row[key]:.3f}" for key, _ in EVENT_COLUMNS]
+            for name, row in results.items()
+            if "nod_hit_rate" in row
+        },
+    )
 
 
 __all__ = [

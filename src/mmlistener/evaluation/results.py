@@ -18,6 +18,7 @@ from .baselines import ListenerSystem
 from .events import event_rates
 from .plots import plot_motion_comparison
 from .scoring import ValenceFn, as_motion, ground_truth_valence, score_ground_truth, score_predictions
+from .tables import markdown_table
 
 GROUND_TRUTH = "GT"
 # (metric key, column header, display scale) in the paper's Table 1 order. JSON keeps raw values;
@@ -120,15 +121,11 @@ def _cell(value: float | None, scale: float) -> str:
 def format_results_table(results: Mapping[str, Mapping[str, float]]) -> str:
     """Markdown table of `results` (rows: systems, GT first; columns: `TABLE_COLUMNS` present in any row)."""
     columns = [column for column in TABLE_COLUMNS if any(column[0] in row for row in results.values())]
-    lines = [
-        "| System | " + " | ".join(header for _, header, _ in columns) + " |",
-        "|---|" + "---:|" * len(columns),
-    ]
-    for name, row in results.items():
-        lines.append(
-            f"| {name} | " + " | ".join(_cell(row.get(key), scale) for key, _, scale in columns) + " |"
-        )
-    return "\n".join(lines) + "\n"
+    return markdown_table(
+        "System",
+        [header for _, header, _ in columns],
+        {name: [_cell(row.get(key), scale) for key, _, scale in columns] for name, row in results.items()},
+    )
 
 
 def save_results(results: Mapping[str, Mapping[str, float]], output_dir: str | Path) -> Path:

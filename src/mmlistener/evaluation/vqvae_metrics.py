@@ -9,6 +9,7 @@ import torch
 
 from .metrics import l2
 from .scoring import as_motion
+from .tables import markdown_table
 
 VQVAE_COLUMNS = (
     ("reconstruction", "Reconstruction ↓"),
@@ -75,13 +76,11 @@ def score_vqvae(vqvae, examples: Sequence[dict], batch_size: int = 32) -> dict[s
 
 def vqvae_table(rows: Mapping[str, Mapping[str, float]]) -> str:
     """Markdown table of `score_vqvae` results, one row per model."""
-    lines = [
-        "| VQ-VAE | " + " | ".join(header for _, header in VQVAE_COLUMNS) + " |",
-        "|---|" + "---:|" * len(VQVAE_COLUMNS),
-    ]
-    for name, row in rows.items():
-        lines.append(f"| {name} | " + " | ".join(f"{row[key]:.4f}" for key, _ in VQVAE_COLUMNS) + " |")
-    return "\n".join(lines) + "\n"
+    return markdown_table(
+        "VQ-VAE",
+        [header for _, header in VQVAE_COLUMNS],
+        {name: [f"{row[key]:.4f}" for key, _ in VQVAE_COLUMNS] for name, row in rows.items()},
+    )
 
 
 def save_vqvae_results(rows: Mapping[str, Mapping[str, float]], output_dir: str | Path) -> str:

@@ -40,16 +40,11 @@ from .configuration_listener import ListenerConfig
 IGNORE_INDEX = -100
 
 
-def _transformers_release() -> tuple[int, ...]:
-    """The installed transformers release as `(major, minor, micro)`, dev and rc suffixes dropped."""
-    return version.parse(transformers.__version__).release
-
-
 # The one version-dependent name of this file. transformers 5.24 renamed the key/value cache from
 # `past_key_values` to `cache`, both as the models' `forward` argument and as the field of their outputs;
 # 5.0-5.23 know only `past_key_values`. This model follows the new naming (`forward(cache=...)`,
 # `output.cache`) on every release and speaks the backbone's own name to the backbone.
-_BACKBONE_CACHE_NAME = "cache" if _transformers_release() >= (5, 24) else "past_key_values"
+_BACKBONE_CACHE_NAME = "cache" if version.parse(transformers.__version__).release >= (5, 24) else "past_key_values"
 
 
 @dataclass

@@ -18,6 +18,7 @@ import os
 
 from accelerate.utils import set_seed
 
+from ..pipeline import check_compatible
 from .arguments import (
     DataArguments,
     ListenerModelArguments,
@@ -41,8 +42,9 @@ def load_tokenizer(model_args: ListenerModelArguments):
     return gpt2_tokenizer_from_tiktoken()
 
 
-def build_model(model_args: ListenerModelArguments, text_vocab_size: int):
-    """The `ListenerForCausalLM` to train (see the module docstring for the three starting points)."""
+def build_model(model_args: ListenerModelArguments, text_vocab_size: int, vqvae_config=None):
+    """The `ListenerForCausalLM` to train (see the module docstring for the three starting points); a new one
+    takes its listener codebook size and frames per code from `vqvae_config` when given."""
     from transformers import GPT2Config
 
     from ..modeling.configuration_listener import ListenerConfig
@@ -51,7 +53,7 @@ def build_model(model_args: ListenerModelArguments, text_vocab_size: int):
     if model_args.model_name_or_path:
         return ListenerForCausalLM.from_pretrained(model_args.model_name_or_path)
     if model_args.backbone_name_or_path:
-        return ListenerForCausalLM.from_backbone(model_args.backbone_name_or_path, **vqvae_layout(model_args.vqvae_path))
+        return ListenerForCausalLM.from_backbone(model_args.backbone_name_or_path, **vqvae_layout(vqvae_config))
     overrides = parse_config_overrides(model_args.backbone_config_overrides)
     if not overrides:
         raise ValueError(
@@ -59,27 +61,14 @@ def build_model(model_args: ListenerModelArguments, text_vocab_size: int):
             "--backbone_name_or_path (e.g. gpt2-medium) or --backbone_config_overrides (a fresh GPT-2)"
         )
     backbone = GPT2Config(vocab_size=text_vocab_size, **overrides)
-    return ListenerForCausalLM(ListenerConfig(backbone_config=backbone, **vqvae_layout(model_args.vqvae_path)))
+    return ListenerForCausalLM(ListenerConfig(backbone_config=backbone, **vqvae_layout(vqvae_config)))
 
 
-def vqvae_layout(vqvae_path: str | None) -> dict:
-    """`num_listener_tokens` and `group_size` of the VQ-VAE at `vqvae_path` (its codebook and rate); `{}` if none."""
-    if not vqvae_path:
+def vqvae_layout(vqvae_config) -> dict:
+    """The `ListenerConfig` fields set by a VQ-VAE config (its codebook size and frames per code); `{}` if none."""
+    if vqvae_config is None:
         return {}
-    from ..modeling.configuration_identity_vqvae import IdentityVQVAEConfig
-
-    config = IdentityVQVAEConfig.from_pretrained(vqvae_path)
-    return {"num_listener_tokens": config.codebook_size, "group_size": config.downsample_rate}
-
-
-def check_vqvae(model_config, vqvae_path: str | None) -> None:
-    """Raise a `ValueError` when a model continued from a checkpoint does not match the VQ-VAE of the codes."""
-    for name, value in vqvae_layout(vqvae_path).items():
-        if getattr(model_config, name) != value:
-            raise ValueError(
-                f"the model has {name}={getattr(model_config, name)} but the VQ-VAE {vqvae_path!r} gives {value}: "
-                "its listener codes cannot be learned by this model"
-            )
+    return {"num_listener_tokens": vqvae_config.codebook_size, "group_size": vqvae_config.downsample_rate}
 
 
 def build_processor(model_args: ListenerModelArguments, config):
@@ -131,9 +120,15 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: Listener
         )
 
     tokenizer_size = len(load_tokenizer(model_args)) if not model_args.model_name_or_path else None
-    model = build_model(model_args, tokenizer_size)
-    check_vqvae(model.config, model_args.vqvae_path)
+    vqvae_config = None
+    if model_args.vqvae_path:
+        from ..modeling.configuration_identity_vqvae import IdentityVQVAEConfig
+
+        vqvae_config = IdentityVQVAEConfig.from_pretrained(model_args.vqvae_path)
+    model = build_model(model_args, tokenizer_size, vqvae_config)
     processor = build_processor(model_args, model.config)
+    if vqvae_config is not None:  # a continued model and a saved processor must match the codes' VQ-VAE
+        check_compatible(model.config, processor, vqvae_config)
     if model_args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     if model_args.use_lora:
