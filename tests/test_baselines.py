@@ -229,6 +229,14 @@ def test_listener_pipeline_needs_the_listener_identity(pipeline_parts):
         ListenerPipeline(*pipeline_parts).predict([window])
 
 
+def test_listener_pipeline_decode_names_missing_windows_and_mismatched_codes(pipeline_parts):
+    pipeline = ListenerPipeline(*pipeline_parts)
+    with pytest.raises(ValueError, match="examples is empty"):
+        pipeline.decode(torch.zeros(0, 5, dtype=torch.long), [])
+    with pytest.raises(ValueError, match=r"codes must have shape \(len\(examples\), num_groups\) = \(1, num_groups\), got \(2, 5\)"):
+        pipeline.decode(torch.zeros(2, 5, dtype=torch.long), _speaker_windows([40]))
+
+
 def test_listener_pipeline_refuses_a_vqvae_of_another_codebook_or_rate(pipeline_parts):
     model, processor, _ = pipeline_parts
     for overrides, what in (({"codebook_size": 32}, "codebook size"), ({"downsample_rate": 4}, "frames per code")):

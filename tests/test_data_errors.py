@@ -55,6 +55,25 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path, segments):
     assert not marker.exists()
 
 
+def test_a_builder_used_directly_names_the_refused_file(tmp_path, segments):
+    """`download_and_prepare` without `build_dataset`: the error is raised before datasets wraps generation."""
+    marker = tmp_path / "executed"
+    data = tmp_path / "data"
+    data.mkdir()
+    torch.save(segments, data / "segments_train.pth")
+    torch.save([dict(segments[0], fname=CreatesAFile(str(marker)))], data / "segments_test.pth")
+    builder = L2LTrevor(data_dir=str(data), cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(ValueError, match=r"segments_test\.pth holds pickled objects .*refusing to load it"):
+        builder.download_and_prepare()
+    assert not marker.exists()
+    (data / "segments_test.pth").write_bytes(b"this is not a torch file")
+    with pytest.raises(ValueError, match=r"segments_test\.pth is not a readable torch file"):
+        L2LTrevor(data_dir=str(data), cache_dir=str(tmp_path / "cache")).download_and_prepare()
+    torch.save([], data / "segments_test.pth")
+    with pytest.raises(ValueError, match=r"segments_test\.pth: the split is empty"):
+        L2LTrevor(data_dir=str(data), cache_dir=str(tmp_path / "cache")).download_and_prepare()
+
+
 def test_missing_key_is_named_with_file_and_segment(tmp_path, segments):
     broken = dict(segments[0])
     del broken["p1_pose"]

@@ -12,13 +12,17 @@ from mmlistener.data.features import EXAMPLE_FEATURES
 from mmlistener.data.synthetic import sample_identity_motion
 from mmlistener.data.windowing import no_events
 from mmlistener.evaluation import (
+    NearestMotionBaseline,
     RandomBaseline,
+    RandomWalkBaseline,
     evaluate_systems,
     format_results_table,
     score_ground_truth,
     score_predictions,
 )
 from mmlistener.evaluation.__main__ import parse_and_run
+from mmlistener.evaluation.results import as_examples
+from mmlistener.evaluation.vqvae_metrics import code_perplexity
 
 SENTENCES = ["so what happened next", "i could not believe it", "we went home early", "that is so funny"]
 
@@ -126,7 +130,9 @@ def test_command_line_writes_the_table_for_the_baselines(tmp_path, monkeypatch, 
     train = [dict(row) for row in datasets.load_from_disk(str(tmp_path / "data"))["train"]]
     expected = score_predictions(RandomBaseline(seed=0).fit(train).predict(test), test)
     assert saved["random"] == pytest.approx(expected, rel=1e-5)
-    assert saved["GT"]["variation"] > 0 and saved["nn_motion"]["l2"] > 0
+    assert saved["GT"] == pytest.approx(score_ground_truth(test), rel=1e-5)
+    nearest = NearestMotionBaseline().fit(train).predict(test)
+    assert saved["nn_motion"] == pytest.approx(score_predictions(nearest, test), rel=1e-5)
     assert sorted(p.name for p in (out / "plots").iterdir()) == [
         "nn_motion.png",
         "nn_speech.png",
@@ -168,10 +174,17 @@ def test_command_line_random_walk_rows_and_vqvae_table(tmp_path):
         ]
     )  # fmt: skip
     assert list(results) == ["GT", "naive_random_walk", "ours_random_walk"]
-    assert results["naive_random_walk"]["l2"] != results["ours_random_walk"]["l2"]
+    test = as_examples(datasets.load_from_disk(str(tmp_path / "data"))["test"])
+    for row, name in (("naive_random_walk", "naive"), ("ours_random_walk", "vqvae")):  # each row walks its own VQ-VAE
+        walk = RandomWalkBaseline(IdentityVQVAE.from_pretrained(tmp_path / name), num_neighbors=8, seed=0)
+        assert results[row] == pytest.approx(score_predictions(walk.predict(test), test), rel=1e-5), row
     vqvae_rows = json.loads((out / "vqvae_results.json").read_text())
     assert list(vqvae_rows) == [str(tmp_path / "vqvae"), str(tmp_path / "naive")]
-    assert all(1.0 <= row["perplexity"] <= 16.0 for row in vqvae_rows.values())
+    for name, row in vqvae_rows.items():  # the perplexity of the codes each model gives the split's windows
+        vqvae = IdentityVQVAE.from_pretrained(name).eval()
+        codes = [vqvae.encode(torch.from_numpy(w["listener_motion"])[None]).codes.flatten() for w in test]
+        counts = torch.bincount(torch.cat(codes), minlength=16).numpy()
+        assert row["perplexity"] == pytest.approx(code_perplexity(counts), rel=1e-6), name
     assert (out / "vqvae_results.md").read_text().startswith("| VQ-VAE |")
     assert not (out / "plots").exists()
 

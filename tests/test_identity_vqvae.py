@@ -9,7 +9,7 @@ from transformers import AutoConfig, AutoModel
 from mmlistener import IdentityVQVAE, IdentityVQVAEConfig
 from mmlistener.data.synthetic import sample_identity_motion
 from mmlistener.modeling.configuration_identity_vqvae import DECODER_NORMS, ENCODER_NORMS
-from mmlistener.modeling.modeling_identity_vqvae import EMAVectorQuantizer
+from mmlistener.modeling.modeling_identity_vqvae import EMAVectorQuantizer, MotionNorm
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -64,6 +64,9 @@ def test_config_rejects_bad_values(overrides, message):
 @pytest.mark.parametrize("encoder_norm", ENCODER_NORMS)
 def test_shapes_of_every_norm_variant(encoder_norm, decoder_norm):
     model = tiny_model(encoder_norm=encoder_norm, decoder_norm=decoder_norm).train()
+    kinds = {part: {m.kind for m in getattr(model, part).modules() if isinstance(m, MotionNorm)} for part in
+             ("encoder", "decoder")}
+    assert kinds == {"encoder": {encoder_norm, "none"}, "decoder": {decoder_norm}}  # "none": the input norm
     motion, beta = motion_batch(frames=21)  # not a multiple of 8: padded to 24, trimmed back
     out = model(motion, identity=beta)
     assert out.reconstruction.shape == (3, 21, 56)
@@ -79,10 +82,15 @@ def test_shapes_of_every_norm_variant(encoder_norm, decoder_norm):
 
 
 @pytest.mark.parametrize("frames", [1, 8, 13, 40])
-def test_decode_of_encode_has_codes_times_rate_frames(frames):
-    model = tiny_model().eval()
+@pytest.mark.parametrize("encoder_norm", ENCODER_NORMS)
+def test_decode_of_encode_has_codes_times_rate_frames(frames, encoder_norm, request):
+    if encoder_norm == "instance" and frames <= 8:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="one latent step: instance norm erases the input"))
+    model = tiny_model(encoder_norm=encoder_norm).eval()
     motion, beta = motion_batch(batch=2, frames=frames)
-    codes = model.encode(motion).codes
+    encoded = model.encode(motion)
+    codes = encoded.codes
+    assert not torch.allclose(encoded.latents[0], encoded.latents[1])  # two sequences, two latents
     assert codes.shape == (2, -(-frames // 8))
     assert model.decode(codes, identity=beta).motion.shape == (2, codes.shape[1] * 8, 56)
     assert model(motion, identity=beta).reconstruction.shape == (2, frames, 56)
@@ -101,13 +109,18 @@ def test_swapping_identity_changes_decoded_motion_not_codes(decoder_norm):
     motion, beta = motion_batch()
     other = torch.randn_like(beta)
     first, second = model(motion, identity=beta), model(motion, identity=other)
-    assert torch.equal(first.codes, second.codes)
     decoded, swapped = (
         model.decode(first.codes, identity=beta).motion,
         model.decode(first.codes, identity=other).motion,
     )
     assert (decoded - swapped).abs().amax(dim=(1, 2)).min() > 1e-4
-    assert torch.equal(decoded, model.decode(first.codes, identity=beta).motion)
+    # forward decodes its codes in the style of the identity it is given
+    torch.testing.assert_close(first.reconstruction, decoded, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(second.reconstruction, swapped, atol=1e-4, rtol=1e-4)
+    # each sequence is styled by its own identity only: changing the first leaves the others alone
+    mixed = model.decode(first.codes, identity=torch.cat([other[:1], beta[1:]])).motion
+    torch.testing.assert_close(mixed[0], swapped[0])
+    torch.testing.assert_close(mixed[1:], decoded[1:])
 
 
 def test_non_adaptive_decoder_ignores_identity():

@@ -108,7 +108,14 @@ def test_diversity_follows_the_documented_seeded_draws():
     first, second = rng.choice(40, 30, replace=False), rng.choice(40, 30, replace=False)
     expected = np.linalg.norm(x[first] - x[second], axis=1).mean()
     assert diversity(x, seed=7) == pytest.approx(expected)
-    assert diversity(x, seed=7) == diversity(x, seed=7)
+    np.random.seed(0)
+    untouched = np.random.random()
+    np.random.seed(0)
+    value = diversity(x, seed=7)
+    assert np.random.random() == untouched  # draws nothing from numpy's global generator
+    np.random.seed(1)
+    diversity(x, seed=8)
+    assert diversity(x, seed=7) == value  # neither the global state nor earlier calls change a seeded value
     assert diversity(x, seed=7) != diversity(x, seed=8)
 
 

@@ -1,4 +1,4 @@
-import math
+import warnings
 
 import numpy as np
 import pytest
@@ -42,7 +42,9 @@ def test_one_clip_follows_the_interleaved_order(processor):
         {"text": "well", "start": 0.0, "end": 0.2},  # ceil(0.2 * 30) = frame 6 -> group 0
         {"text": "yes", "start": 0.3, "end": 0.5},  # frame 15 -> group 1
     ]
-    acoustic = list(range(40))  # 0.8 s at 50 Hz: codes 0-13 -> group 0, 14-26 -> 1, 27-39 -> 2
+    # 0.8 s at 50 Hz; code k ends at (k + 1) / 50 s, frame ceil(0.6 (k + 1)): codes 0-10 -> group 0 (code 10
+    # ends at 0.22 s, frame 7), 11-24 -> 1 (code 24 ends at 0.5 s, frame 15), 25-39 -> 2 (code 39: frame 24 -> 23)
+    acoustic = list(range(40))
     out = processor(
         words=words, acoustic_codes=acoustic, emotion_ids=[3, 1, 0], num_frames=24, listener_codes=[5, 6, 7]
     )
@@ -53,7 +55,7 @@ def test_one_clip_follows_the_interleaved_order(processor):
     )
     expected = []
     for word_ids, codes, emotion, code in zip(
-        [well, yes, []], [acoustic[0:14], acoustic[14:27], acoustic[27:40]], [3, 1, 0], [5, 6, 7]
+        [well, yes, []], [acoustic[0:11], acoustic[11:25], acoustic[25:40]], [3, 1, 0], [5, 6, 7]
     ):
         expected += word_ids + [sa] + [layout.acoustic_id(c) for c in codes] + [esa]
         expected += [emo, layout.emotion_id(emotion), eemo, lr, layout.listener_id(code), elr]
@@ -77,15 +79,38 @@ def test_acoustic_codes_follow_their_timestamps(processor):
     ids, groups = out["input_ids"][0], out["group_ids"][0]
     is_acoustic = (ids >= processor.layout.acoustic_offset) & (ids < processor.layout.content_offset)
     per_group = torch.bincount(groups[is_acoustic], minlength=30)
-    for g in range(30):  # code k starts at k / 50 s; it belongs to the group holding that instant
-        first, last = math.ceil(g * 8 / 30 * 50), math.ceil((g + 1) * 8 / 30 * 50) - 1
-        assert per_group[g] == last - first + 1
-    assert per_group.sum() == 400 and set(per_group.tolist()) == {13, 14}
+    assert per_group.sum() == 400
+    # Causal: code k ends at (k + 1) / 50 s, no later than the end of its group g, (g + 1) * 8 / 30 s, and after
+    # the end of group g - 1's last frame but one (it was not complete when group g - 1's last frame began).
+    code_groups = groups[is_acoustic].tolist()
+    for k, g in enumerate(code_groups):
+        end = (k + 1) / 50
+        assert end <= (g + 1) * 8 / 30 + 1e-9, (k, g)
+        assert g == 0 or end > (8 * g - 1) / 30, (k, g)
+    assert per_group[0] == 11 and per_group[29] == 15  # the last one takes the code ending on the clip's end
+
+
+def test_a_code_and_a_word_ending_together_share_their_group(processor):
+    """Words and acoustic codes follow one rule (the group holding frame ceil(end * fps)): neither stream is
+    ahead of the other at a group boundary."""
+    def groups_of(out, first, last):
+        ids, groups = out["input_ids"][0], out["group_ids"][0]
+        return [g for i, g in zip(ids, groups) if first <= i < last]
+
+    layout = processor.layout
+    word_ids = processor.tokenizer(" hi")["input_ids"]
+    for k in (10, 11, 12, 13, 24, 25, 26, 39):
+        out = processor(words=[{"text": "hi", "start": k / 50, "end": (k + 1) / 50}],
+                        acoustic_codes=[0] * k + [7] + [0] * (39 - k), emotion_ids=[0] * 3, num_frames=24)
+        word_group = {g for i, g in zip(out["input_ids"][0], out["group_ids"][0]) if i in word_ids}
+        code_group = groups_of(out, layout.acoustic_id(7), layout.acoustic_id(7) + 1)
+        assert word_group == set(code_group) and len(code_group) == 1, k
 
 
 def test_word_boundaries_and_words_outside_the_clip(processor):
-    def group_of(end, num_frames=24):
-        out = processor(words=[{"text": "hi", "end": end}], emotion_ids=[0] * 3, num_frames=num_frames)
+    def group_of(end, start=None, num_frames=24):
+        word = {"text": "hi", "end": end} if start is None else {"text": "hi", "start": start, "end": end}
+        out = processor(words=[word], emotion_ids=[0] * 3, num_frames=num_frames)
         hi = processor.tokenizer(" hi")["input_ids"][0]
         ids, groups = out["input_ids"][0], out["group_ids"][0]
         return [groups[i] for i, token in enumerate(ids) if token == hi]
@@ -94,13 +119,28 @@ def test_word_boundaries_and_words_outside_the_clip(processor):
     assert group_of(7 / 30) == [0]  # frame 7, the last of group 0
     assert group_of(7.2 / 30) == [1]  # ceil -> frame 8, group 1
     assert group_of(0.8) == [2]  # ends exactly with the clip (frame 24 of 24): last group
-    assert group_of(0.9) == []  # ends after the clip: dropped
+    assert group_of(0.9, start=0.7) == []  # starts inside, ends after the clip: dropped
     with pytest.raises(ValueError, match="history_words"):
         processor(words=[{"text": "early", "end": -0.2}], emotion_ids=[0] * 3, num_frames=24)
     with pytest.raises(ValueError, match="starts after it ends"):
         processor(words=[{"text": "odd", "start": 0.5, "end": 0.3}], emotion_ids=[0] * 3, num_frames=24)
     with pytest.raises(ValueError, match="non-finite"):
         processor(words=[{"text": "nan", "end": float("nan")}], emotion_ids=[0] * 3, num_frames=24)
+
+
+def test_words_after_the_clip_warn_and_all_of_them_are_an_error(processor):
+    clip = {"emotion_ids": [0] * 30, "num_frames": 240}  # 8 s
+    milliseconds = [{"text": "hello", "start": 100.0, "end": 400.0}, {"text": "you", "start": 450.0, "end": 800.0}]
+    with pytest.raises(ValueError, match=r"words: every word starts after the clip's end \(8\.00 s.*'hello' at 100\.000"):
+        processor(words=milliseconds, **clip)
+    late = [{"text": "now", "start": 7.5, "end": 7.9}, {"text": "later", "start": 8.2, "end": 8.6}]
+    with pytest.warns(UserWarning, match=r"words: 1 of 2 words start after the clip's end .*'later' at 8\.200") as caught:
+        decoded = processor.decode(processor(words=late, **clip)["input_ids"][0])
+    assert caught[0].filename == __file__  # the warning points at the caller
+    assert decoded.startswith("<sa>") and "now" in decoded and "later" not in decoded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the last word of a cut runs past the end: no warning
+        processor(words=[{"text": "cut", "start": 7.8, "end": 8.4}], **clip)
 
 
 def test_empty_transcript_gives_speaker_blocks_only(processor):
@@ -163,8 +203,8 @@ def test_modalities_are_settings(tokenizer):
     everything = ListenerProcessor(tokenizer, modalities=["emotion", "content", "words", "acoustic"])
     decoded = everything.decode(everything(**clip)["input_ids"][0])
     assert decoded == (
-        "ok <sa> " + "<A3> " * 14 + "</sa> <sc> " + "<C8> " * 14 + "</sc> <emo> <E:6> </emo> <lr> <L0> </lr>"
-    )
+        "ok <sa> " + "<A3> " * 13 + "</sa> <sc> " + "<C8> " * 13 + "</sc> <emo> <E:6> </emo> <lr> <L0> </lr>"
+    )  # the 14th code ends at 0.28 s, after the clip's 8 frames (0.267 s): dropped
     no_emotion = ListenerProcessor(tokenizer, modalities=["words", "acoustic"])
     assert "<emo>" not in no_emotion.decode(no_emotion(words=clip["words"], num_frames=8)["input_ids"][0])
     with pytest.raises(ValueError, match="modalities"):
@@ -246,12 +286,24 @@ def test_bad_inputs_get_clear_errors(processor):
     base = {"emotion_ids": [0, 0, 0], "num_frames": 24}
     with pytest.raises(ValueError, match="4 listener codes for 24 frames"):
         processor(**base, listener_codes=[1, 2, 3, 4])
-    with pytest.raises(ValueError, match=r"listener codes must lie in \[0, 256\)"):
+    with pytest.raises(ValueError, match=r"listener_codes must lie in \[0, 256\)"):
         processor(**base, listener_codes=[1, 2, 256])
-    with pytest.raises(ValueError, match=r"acoustic codes must lie in \[0, 1024\)"):
+    with pytest.raises(ValueError, match=r"acoustic_codes must lie in \[0, 1024\)"):
         processor(**base, acoustic_codes=[5, 1024])
     with pytest.raises(ValueError, match="2 emotion ids for 3 groups"):
         processor(emotion_ids=[0, 0], num_frames=24)
+    with pytest.raises(ValueError, match="emotion_ids: 5 emotion ids for 3 groups"):
+        processor(emotion_ids=[0] * 5, num_frames=24)
+    with pytest.raises(ValueError, match=r"acoustic_codes has 10 codes but the clip needs 400\.0 \(240 frames"):
+        processor(acoustic_codes=[1] * 10, emotion_ids=[0] * 30, num_frames=240)  # 8 s at 50 Hz
+    with pytest.raises(ValueError, match=r"content_codes has 100 codes but the clip needs 40\.0"):
+        ListenerProcessor(processor.tokenizer, modalities=["content"])(content_codes=[1] * 100, num_frames=24)
+    with pytest.raises(ValueError, match="acoustic_codes must be integers, got float64"):
+        processor(**base, acoustic_codes=[1.5] * 40)
+    with pytest.raises(ValueError, match=r"speaker_motion must have shape \(T, 56\).*got \(24, 55\)"):
+        processor(speaker_motion=np.zeros((24, 55)), speaker_shape=np.zeros(100))  # before the recogniser
+    with pytest.raises(ValueError, match="num_frames must be a whole number of frames, got 23.5"):
+        processor(emotion_ids=[0] * 3, num_frames=23.5)
     with pytest.raises(ValueError, match="num_frames"):
         processor(words=[{"text": "hi", "end": 0.1}], emotion_ids=[])
     with pytest.raises(ValueError, match="mixed single and batched"):

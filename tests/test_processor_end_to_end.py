@@ -1,7 +1,10 @@
 """Processor batches drive a tiny GPT-2 ListenerForCausalLM: both training stages and generation."""
 
+import copy
+
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import GPT2Config
 
 from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerProcessor
@@ -13,7 +16,7 @@ CLIPS = {  # two 40-frame clips (5 groups) with different token counts per group
         [{"text": "yeah", "end": 1.2}],
     ],
     "history_words": [[{"text": "well", "end": -0.3}], []],
-    "acoustic_codes": [list(range(3, 70)), [5] * 40],
+    "acoustic_codes": [list(range(3, 70)), [5] * 60],
     "emotion_ids": [[0, 1, 1, 2, 3], [4, 4, 4, 4, 4]],
     "num_frames": [40, 40],
 }
@@ -37,6 +40,25 @@ def test_stage_two_batch_gives_a_listener_loss_that_trains_the_head(parts):
     out.loss.backward()
     assert model.listener_head.weight.grad.abs().sum() > 0
     model.zero_grad()
+
+
+def test_stage_two_steps_lower_the_cross_entropy_of_the_listener_codes(parts):
+    """Measured from the logits at each slot's `<lr>`, not from the model's own loss: a loss of the wrong sign
+    or on the wrong positions would still fall while this one rises or stays."""
+    processor, model = parts
+    model = copy.deepcopy(model).train()
+    codes = torch.tensor([[1, 2, 3, 4, 5], [31, 0, 7, 7, 9]])
+    batch = processor(**CLIPS, listener_codes=codes.tolist(), return_tensors="pt")
+    rows, slots = torch.nonzero(batch["listener_slot_mask"], as_tuple=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    entropies = []
+    for _ in range(8):
+        out = model(**batch)
+        entropies.append(F.cross_entropy(out.listener_logits[rows, slots - 1], codes.flatten()).item())
+        out.loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert entropies[-1] < 0.8 * entropies[0], entropies
 
 
 def test_stage_one_batch_gives_a_language_model_loss(parts):

@@ -120,6 +120,13 @@ class ListenerPipeline:
         Window i decodes only its own `ceil(T_i / rate)` codes (`generate` pads shorter samples by
         repeating their last code); windows with the same code count are decoded together.
         """
+        if len(examples) == 0:
+            raise ValueError("examples is empty: decode needs one window per row of codes")
+        if codes.ndim != 2 or codes.shape[0] != len(examples):
+            raise ValueError(
+                f"codes must have shape (len(examples), num_groups) = ({len(examples)}, num_groups), "
+                f"got {tuple(codes.shape)}"
+            )
         rate = self.vqvae.config.downsample_rate
         frames = [self.num_frames(example) for example in examples]
         lengths = [-(-count // rate) for count in frames]

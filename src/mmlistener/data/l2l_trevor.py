@@ -17,6 +17,7 @@ transcripts, audio codes, events or shape parameters: `words` and `events` are e
 """
 
 import os
+import zipfile
 from dataclasses import dataclass
 
 import datasets
@@ -119,6 +120,8 @@ class L2LTrevor(datasets.GeneratorBasedBuilder):
             found = {name: path for name, path in found.items() if os.path.isfile(path)}
             if not found:
                 raise ValueError(f"no segments_{{train,val,test}}.pth in {data_dir}")
+            for path in found.values():  # refused or unreadable files fail here, unwrapped by datasets
+                _load_segments(path, mmap=zipfile.is_zipfile(path))
             return [
                 datasets.SplitGenerator(name=SPLITS[name], gen_kwargs={"path": path})
                 for name, path in found.items()
@@ -145,12 +148,7 @@ class L2LTrevor(datasets.GeneratorBasedBuilder):
     # -- LM-Listener release -----------------------------------------------------------------------
 
     def _lm_listener_examples(self, path: str):
-        segments = load_torch_file(path)
-        if not isinstance(segments, (list, tuple)):
-            raise ValueError(f"{path}: expected a list of segment dicts, got {type(segments).__name__}")
-        if not segments:
-            raise ValueError(f"{path}: the split is empty (no segment)")
-        for index, segment in enumerate(segments):
+        for index, segment in enumerate(_load_segments(path)):
             for key, example in self._segment_windows(segment, f"{path}, segment {index}"):
                 yield f"{index}-{key}", example
 
@@ -269,6 +267,16 @@ class L2LTrevor(datasets.GeneratorBasedBuilder):
                         "events": no_events(),
                     },
                 )
+
+
+def _load_segments(path: str, mmap: bool = False) -> list:
+    """The non-empty list of segments of an LM-Listener `.pth` file (see `load_torch_file` for `mmap`)."""
+    segments = load_torch_file(path, mmap=mmap)
+    if not isinstance(segments, (list, tuple)):
+        raise ValueError(f"{path}: expected a list of segment dicts, got {type(segments).__name__}")
+    if not segments:
+        raise ValueError(f"{path}: the split is empty (no segment)")
+    return segments
 
 
 __all__ = ["L2LTrevor", "L2LTrevorConfig"]

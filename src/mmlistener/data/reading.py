@@ -10,8 +10,10 @@ import torch
 from .features import MOTION_DIM
 
 
-def load_torch_file(path: str):
+def load_torch_file(path: str, mmap: bool = False):
     """Read a `.pth` file with `torch.load(..., weights_only=True)`: tensors and plain containers only.
+
+    `mmap=True` (zip-format files only) maps the tensor data instead of reading it: a cheap check of the file.
 
     Raises:
         ValueError: the file is missing, unreadable, or carries arbitrary pickled objects (refused: loading
@@ -20,7 +22,7 @@ def load_torch_file(path: str):
     if not os.path.isfile(path):
         raise ValueError(f"no file at {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
         raise ValueError(
             f"{path} holds pickled objects other than tensors, numbers, strings and plain containers; refusing "

@@ -484,8 +484,9 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         motion = motion.to(device=self.motion_mean.device, dtype=self.motion_mean.dtype)
         return (motion - self.motion_mean) / self.motion_std
 
-    def _checked_identity(self, identity: torch.Tensor | None, batch: int) -> torch.Tensor | None:
-        """The identity `(batch, identity_dim)` the decoder needs, or None for a non-adaptive decoder."""
+    def _checked_identity(self, identity: torch.Tensor | None, batch: int, source: str) -> torch.Tensor | None:
+        """The identity `(batch, identity_dim)` the decoder needs, or None for a non-adaptive decoder; `source`
+        (`"motion"` or `"codes"`) is the argument whose batch size the identity must match."""
         if not self.config.is_adaptive:
             return None
         if identity is None:
@@ -496,7 +497,8 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         identity = torch.as_tensor(identity)
         if identity.shape != (batch, self.config.identity_dim):
             raise ValueError(
-                f"identity must have shape ({batch}, {self.config.identity_dim}), got {tuple(identity.shape)}"
+                f"identity must have shape ({batch}, {self.config.identity_dim}) for {source} of batch {batch}, got "
+                f"{tuple(identity.shape)}"
             )
         if not torch.isfinite(identity).all():
             raise ValueError("identity contains NaN or infinite values")
@@ -555,7 +557,7 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         """
         target = self._normalised_motion(motion)
         batch, frames, _ = target.shape
-        identity = self._checked_identity(identity, batch)
+        identity = self._checked_identity(identity, batch, "motion")
         quantizer_output = self.quantizer(self._encode_normalised(target), update=self.training)
         prediction = self._decode_normalised(quantizer_output.quantized, identity)[:, :frames].float()
         reconstruction_loss = self._split_smooth_l1(prediction, target)
@@ -621,7 +623,7 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
             raise ValueError(
                 f"codes must be in [0, {size}), got values in [{int(codes.min())}, {int(codes.max())}]"
             )
-        identity = self._checked_identity(identity, codes.shape[0])
+        identity = self._checked_identity(identity, codes.shape[0], "codes")
         vectors = self.quantizer.lookup(codes.long()).to(self.decoder.conv_in.weight.dtype)
         return IdentityVQVAEDecoderOutput(
             motion=self._denormalise(self._decode_normalised(vectors, identity))

@@ -13,7 +13,8 @@ listener slots with the given codes and scores them.
 
 import json
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +29,8 @@ MODALITIES = ("words", "acoustic", "content", "emotion")
 DEFAULT_MODALITIES = ("words", "acoustic", "emotion")
 STAGES = ("listener", "speaker")
 IGNORE_INDEX = -100
+# Values per frame of speaker motion: FLAME expression (50), head rotation (3), jaw (3), as in `mmlistener.data`.
+MOTION_DIM = 56
 # Keys of a dataset example (see mmlistener.data) that `encode_examples` reads.
 EXAMPLE_KEYS = (
     "words",
@@ -278,15 +281,19 @@ class ListenerProcessor(ProcessorMixin):
 
         Args:
             words (`list[dict]`): `{"text", "start", "end"}` in seconds from the first frame. A word belongs to
-                the group holding frame `ceil(end * fps)`; words ending after the clip are dropped; a word ending
-                before the first frame is an error (pass it in `history_words`). With raw `audio` and no
-                `words`, the ASR transcribes the clip.
+                the group holding frame `ceil(end * fps)`; words ending after the clip are dropped, with a warning
+                for those that also start after its end (an error when every word does: times in milliseconds?); a
+                word ending before the first frame is an error (pass it in `history_words`). With raw `audio` and
+                no `words`, the ASR transcribes the clip.
             history_words (`list[dict]`, *optional*): words before the clip (times <= 0); those ending within
                 `history_seconds` are kept, trimmed from the oldest to `max_history_tokens`.
             acoustic_codes, content_codes (`list[int]`, *optional*): SpeechTokenizer level-2 / level-1 codes at
-                `acoustic_rate` from the first frame; code `k` belongs to the group holding time `k / rate`.
-                Codes past the clip are dropped; groups without codes get an empty `<sa></sa>`.
-            emotion_ids (`list[int]`, *optional*): speaker emotion per group; derived from `speaker_motion`
+                `acoustic_rate` from the first frame; code `k` ends at `(k + 1) / rate` and, like a word, belongs to
+                the group holding frame `ceil(end * fps)`.
+                A count more than one group's worth away from `num_frames / fps * acoustic_rate` is an error (codes
+                at another rate or of another clip); codes past the clip are dropped; none or an empty list gives
+                every group an empty `<sa></sa>`.
+            emotion_ids (`list[int]`, *optional*): speaker emotion, one per group; derived from `speaker_motion`
                 `(T, 56)` and `speaker_shape` `(100,)` with the emotion recogniser when absent or empty.
             audio (`np.ndarray`, *optional*): speaker audio from the first frame, `(samples,)` or 2-D stereo,
                 with its `sampling_rate`. Resampled to 16 kHz; trimmed to the clip; if shorter than the clip by
@@ -413,17 +420,17 @@ class ListenerProcessor(ProcessorMixin):
         else:
             window_words, history = [[] for _ in range(num_groups)], []
         if "acoustic" in self.modalities:
-            streams["acoustic"] = self._group_codes(sample.get("acoustic_codes"), num_groups, "acoustic")
+            streams["acoustic"] = self._group_codes(sample.get("acoustic_codes"), num_frames, num_groups, "acoustic")
         if "content" in self.modalities:
-            streams["content"] = self._group_codes(sample.get("content_codes"), num_groups, "content")
+            streams["content"] = self._group_codes(sample.get("content_codes"), num_frames, num_groups, "content")
         if "emotion" in self.modalities:
-            streams["emotion"] = self._emotion_ids(sample, num_groups)
+            streams["emotion"] = self._emotion_ids(sample, num_frames, num_groups)
         listener_codes = sample.get("listener_codes") if stage == "listener" else None
         return self._assemble(history, window_words, streams, listener_codes, num_groups, stage)
 
     def _num_frames(self, sample) -> int:
         if sample.get("num_frames") is not None:
-            num_frames = int(sample["num_frames"])
+            num_frames = _frame_count(sample["num_frames"])
         elif sample.get("speaker_motion") is not None:
             num_frames = len(sample["speaker_motion"])
         elif sample.get("listener_codes") is not None:
@@ -442,15 +449,17 @@ class ListenerProcessor(ProcessorMixin):
         codes = sample.get("listener_codes")
         if codes is None:
             return self.num_groups(num_frames)
-        codes = np.asarray(codes, dtype=np.int64).reshape(-1)
+        codes = _as_ids(codes, "listener_codes")
         allowed = {num_frames // self.group_size, self.num_groups(num_frames)} - {0}
         if len(codes) not in allowed:
             raise ValueError(
-                f"{len(codes)} listener codes for {num_frames} frames; expected {sorted(allowed)} "
+                f"listener_codes: {len(codes)} listener codes for {num_frames} frames; expected {sorted(allowed)} "
                 f"(one per group of {self.group_size} frames)"
             )
         if len(codes) and (codes.min() < 0 or codes.max() >= self.num_listener_tokens):
-            raise ValueError(f"listener codes must lie in [0, {self.num_listener_tokens})")
+            raise ValueError(
+                f"listener_codes must lie in [0, {self.num_listener_tokens}), got [{codes.min()}, {codes.max()}]"
+            )
         sample["listener_codes"] = codes
         return len(codes)
 
@@ -478,23 +487,46 @@ class ListenerProcessor(ProcessorMixin):
 
     # -- words -------------------------------------------------------------------------------------
 
-    def _word_times(self, words, name: str) -> list[tuple[str, float]]:
+    def _word_times(self, words, name: str) -> list[tuple[str, float, float]]:
+        """`(text, start, end)` of each non-blank word, sorted by end; `start` is `end` when not given."""
         if isinstance(words, dict):  # columnar form {"text": [...], "end": [...]} (a datasets Sequence)
             words = [dict(zip(words, values)) for values in zip(*words.values())]
         parsed = []
         for word in () if words is None else words:
-            if "text" not in word or "end" not in word:
-                raise ValueError(f"each of {name} needs 'text' and 'end' (seconds), got {word}")
-            end = float(word["end"])
-            if not math.isfinite(end):
-                raise ValueError(f"{name} has a word with a non-finite end time: {word}")
-            if word.get("start") is not None and float(word["start"]) > end:
+            if not isinstance(word, Mapping) or "text" not in word or "end" not in word:
+                raise ValueError(f"each of {name} needs 'text' and 'end' (seconds), got {word!r}")
+            end = _seconds(word, "end", name)
+            start = end if word.get("start") is None else _seconds(word, "start", name)
+            if start > end:
                 raise ValueError(f"{name} has a word that starts after it ends: {word}")
             text = str(word["text"]).strip()
             if text:
-                parsed.append((text, end))
-        parsed.sort(key=lambda item: item[1])
+                parsed.append((text, start, end))
+        parsed.sort(key=lambda item: item[2])
         return parsed
+
+    def _check_words_after_the_clip(self, words, frames: list[int], num_frames: int) -> None:
+        """Error when every word starts after the clip's end (times in ms?); a warning when some do.
+
+        A word that starts inside the clip and ends after it (the last word of a cut) is dropped without notice.
+        """
+        clip_end = num_frames / self.fps
+        late = [(text, start) for (text, start, _), frame in zip(words, frames) if frame >= num_frames
+                and start >= clip_end - 1e-6]
+        if not late:
+            return
+        text, start = min(late, key=lambda item: item[1])
+        where = f"the clip's end ({clip_end:.2f} s: {num_frames} frames at {self.fps} fps)"
+        if len(late) == len(words):
+            raise ValueError(
+                f"words: every word starts after {where}, the first {text!r} at {start:.3f} s; word times must "
+                "be seconds from the clip's first frame (milliseconds?)"
+            )
+        warnings.warn(
+            f"words: {len(late)} of {len(words)} words start after {where} and are dropped, the first "
+            f"{text!r} at {start:.3f} s",
+            stacklevel=6,  # the caller of __call__ or encode_examples
+        )
 
     def _tokenize_words(self, texts: list[str]) -> list[list[int]]:
         if not texts:
@@ -506,19 +538,20 @@ class ListenerProcessor(ProcessorMixin):
         words = self._word_times(sample.get("words"), "words")
         history = self._word_times(sample.get("history_words"), "history_words")
         epsilon = 1e-6
-        for text, end in words:
+        for text, _, end in words:
             if end < -epsilon:
                 raise ValueError(
-                    f"word {text!r} ends at {end:.3f} s, before the clip's first frame: pass it in history_words"
+                    f"words: {text!r} ends at {end:.3f} s, before the clip's first frame: pass it in history_words"
                 )
-        for text, end in history:
+        for text, _, end in history:
             if end > epsilon:
-                raise ValueError(f"history word {text!r} ends at {end:.3f} s, after the clip's first frame")
-        history = [(text, end) for text, end in history if end >= -self.history_seconds - epsilon]
-        frames = [math.ceil(end * self.fps - epsilon) for _, end in words]
+                raise ValueError(f"history_words: {text!r} ends at {end:.3f} s, after the clip's first frame")
+        history = [(text, end) for text, _, end in history if end >= -self.history_seconds - epsilon]
+        frames = [math.ceil(end * self.fps - epsilon) for _, _, end in words]
         # a word ending exactly on the clip's last boundary belongs to the last frame
         frames = [num_frames - 1 if frame == num_frames else frame for frame in frames]
-        kept = [(text, frame // self.group_size) for (text, _), frame in zip(words, frames) if frame < num_frames]
+        self._check_words_after_the_clip(words, frames, num_frames)
+        kept = [(text, frame // self.group_size) for (text, _, _), frame in zip(words, frames) if frame < num_frames]
         kept = [(text, group) for text, group in kept if group < num_groups]
         token_ids = self._tokenize_words([text for text, _ in history] + [text for text, _ in kept])
         history_ids, window_ids = token_ids[: len(history)], token_ids[len(history) :]
@@ -536,18 +569,34 @@ class ListenerProcessor(ProcessorMixin):
 
     # -- codes and emotion -------------------------------------------------------------------------
 
-    def _group_codes(self, codes, num_groups: int, name: str) -> list[np.ndarray]:
+    def _group_codes(self, codes, num_frames: int, num_groups: int, name: str) -> list[np.ndarray]:
+        """Token ids of the `{name}_codes` of each group; none given (or an empty list) gives empty blocks.
+
+        A code count farther than one group's worth from the clip's (`num_frames / fps * acoustic_rate`) is an
+        error: codes at another rate or from another clip. Codes past the clip (within that margin) are dropped.
+        """
         size = self.num_acoustic_tokens if name == "acoustic" else self.num_content_tokens
         offset = self.layout.acoustic_offset if name == "acoustic" else self.layout.content_offset
-        codes = np.asarray([] if codes is None else codes, dtype=np.int64).reshape(-1)
+        codes = _as_ids(codes, f"{name}_codes")
         if len(codes) and (codes.min() < 0 or codes.max() >= size):
-            raise ValueError(f"{name} codes must lie in [0, {size}), got [{codes.min()}, {codes.max()}]")
-        groups = (np.arange(len(codes)) * self.fps) // (self.acoustic_rate * self.group_size)
+            raise ValueError(f"{name}_codes must lie in [0, {size}), got [{codes.min()}, {codes.max()}]")
+        expected, margin = num_frames / self.fps * self.acoustic_rate, self.group_seconds * self.acoustic_rate
+        if len(codes) and abs(len(codes) - expected) > margin:
+            raise ValueError(
+                f"{name}_codes has {len(codes)} codes but the clip needs {expected:.1f} ({num_frames} frames at "
+                f"{self.fps} fps = {num_frames / self.fps:.2f} s at {self.acoustic_rate} codes/s); more than one "
+                f"group ({margin:.1f} codes) apart means codes at another rate or from another clip"
+            )
+        # Code k covers [k, k + 1) / rate seconds. Like a word, it enters the group holding frame ceil(end * fps),
+        # the first frame that starts once it is complete: no stream looks ahead of another.
+        frames = -((-(np.arange(len(codes)) + 1) * self.fps) // self.acoustic_rate)
+        frames[frames == num_frames] = num_frames - 1  # a code ending on the clip's last boundary
+        kept = frames < num_frames
+        groups, ids = frames[kept] // self.group_size, codes[kept] + offset
         bounds = np.searchsorted(groups, np.arange(num_groups + 1))
-        ids = codes + offset
         return [ids[bounds[g] : bounds[g + 1]] for g in range(num_groups)]
 
-    def _emotion_ids(self, sample, num_groups: int) -> np.ndarray:
+    def _emotion_ids(self, sample, num_frames: int, num_groups: int) -> np.ndarray:
         emotion = sample.get("emotion_ids")
         if emotion is None or len(emotion) == 0:
             motion, shape = sample.get("speaker_motion"), sample.get("speaker_shape")
@@ -556,12 +605,17 @@ class ListenerProcessor(ProcessorMixin):
                     "the emotion modality needs emotion_ids, or speaker_motion and speaker_shape to derive them"
                 )
             emotion = self.emotion_ids_from_motion(motion, shape, num_groups=num_groups)
-        emotion = np.asarray(emotion, dtype=np.int64).reshape(-1)
-        if len(emotion) < num_groups:
-            raise ValueError(f"{len(emotion)} emotion ids for {num_groups} groups; need one per group")
+        emotion = _as_ids(emotion, "emotion_ids")
+        if not num_groups <= len(emotion) <= self.num_groups(num_frames):
+            raise ValueError(
+                f"emotion_ids: {len(emotion)} emotion ids for {num_groups} groups; need one per group of {self.group_size} "
+                f"frames ({num_frames} frames)"
+            )
         emotion = emotion[:num_groups]
         if len(emotion) and (emotion.min() < 0 or emotion.max() >= self.num_emotion_tokens):
-            raise ValueError(f"emotion ids must lie in [0, {self.num_emotion_tokens})")
+            raise ValueError(
+                f"emotion_ids must lie in [0, {self.num_emotion_tokens}), got [{emotion.min()}, {emotion.max()}]"
+            )
         return emotion + self.layout.emotion_offset
 
     def emotion_ids_from_motion(self, speaker_motion, speaker_shape, num_groups: int | None = None) -> list[int]:
@@ -682,12 +736,52 @@ class ListenerProcessor(ProcessorMixin):
 
 
 def _checked_motion(motion) -> np.ndarray:
-    motion = np.asarray(motion, dtype=np.float32)
-    if motion.ndim != 2 or len(motion) == 0:
-        raise ValueError(f"speaker_motion must be (frames, dims) with frames > 0, got shape {motion.shape}")
+    """`speaker_motion` as float32 `(T, 56)` with `T > 0` and finite values, or a ValueError saying what is wrong."""
+    try:
+        motion = np.asarray(motion, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"speaker_motion must be numbers of shape (T, {MOTION_DIM}): {error}") from None
+    if motion.ndim != 2 or len(motion) == 0 or motion.shape[1] != MOTION_DIM:
+        raise ValueError(
+            f"speaker_motion must have shape (T, {MOTION_DIM}) with T > 0 (FLAME expression 50, head rotation 3, "
+            f"jaw 3 per frame), got {motion.shape}"
+        )
     if not np.isfinite(motion).all():
         raise ValueError("speaker_motion contains NaN or infinite values")
     return motion
+
+
+def _frame_count(value) -> int:
+    """`num_frames` as an int: an integer, or a float with a whole value; a ValueError otherwise."""
+    whole_float = isinstance(value, (float, np.floating)) and float(value).is_integer()
+    if whole_float or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+        return int(value)
+    raise ValueError(f"num_frames must be a whole number of frames, got {value!r}")
+
+
+def _seconds(word: Mapping, key: str, name: str) -> float:
+    """`word[key]` as finite seconds, or a ValueError naming `name` (words or history_words) and the word."""
+    try:
+        value = float(word[key])
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} has a word whose {key!r} is not a number of seconds: {word}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} has a word with a non-finite {key} time: {word}")
+    return value
+
+
+def _as_ids(values, name: str) -> np.ndarray:
+    """`values` (a flat list of integers, or of floats with whole values) as int64; a ValueError naming `name`."""
+    try:
+        ids = np.asarray([] if values is None else values)
+    except ValueError as error:  # ragged nesting
+        raise ValueError(f"{name} must be a flat list of integers: {error}") from None
+    if ids.ndim != 1:
+        raise ValueError(f"{name} must be a flat list of integers, got shape {ids.shape}")
+    whole_floats = ids.dtype.kind == "f" and np.isfinite(ids).all() and (ids == np.round(ids)).all()
+    if len(ids) and ids.dtype.kind not in "iu" and not whole_floats:
+        raise ValueError(f"{name} must be integers, got {ids.dtype} values such as {ids[0]!r}")
+    return ids.astype(np.int64)
 
 
 def _special_name(layout: TokenLayout, token: int) -> str:
