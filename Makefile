@@ -9,7 +9,7 @@ CONSTRAINTS := constraints.txt
 EXTRAS := speech,faster,baselines,dev
 PYTEST_ARGS ?= -q
 
-.PHONY: install test lint demo bench lock test-latest test-oldest
+.PHONY: install test lint demo reproduce bench lock test-latest test-oldest
 
 # The oldest set: each direct dependency at the lowest release that setup.cfg admits and that resolves
 # (uv's lowest-direct resolution, wheels only), torch at the CPU build on this machine's disk.
@@ -58,6 +58,10 @@ test: install
 
 demo: install
 	$(PY) -m mmlistener.demo --output_dir $(OUT)
+
+# The study (at most 60 minutes on an idle 2-core CPU): Tables 1 (3 seeds), 3 and 5, controls, events, targets.
+reproduce: install
+	$(PY) -m mmlistener.reproduce configs/reproduce.yaml
 
 bench: install
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,6 +1,6 @@
-"""PNG plots of generated vs ground-truth listener motion, a few channels of a few windows."""
+"""PNG plots: generated vs ground-truth listener motion (a few channels of a few windows), and training curves."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +9,8 @@ from .scoring import as_motion
 
 # (channel, label) of the 56-dim motion (REFERENCE §1 layout) drawn by default.
 DEFAULT_CHANNELS = ((0, "expression 1"), (1, "expression 2"), (50, "head rotation x"), (53, "jaw rotation x"))
+# The logged values of `TrainResult.log_history` that `plot_training_curves` draws.
+CURVE_KEYS = ("train/loss", "eval/loss")
 
 
 def plot_motion_comparison(
@@ -73,4 +75,49 @@ def plot_motion_comparison(
     return path
 
 
-__all__ = ["DEFAULT_CHANNELS", "plot_motion_comparison"]
+def plot_training_curves(
+    panels: Mapping[str, Mapping[str, Sequence[Mapping]]], path: str | Path, keys: Sequence[str] = CURVE_KEYS
+) -> Path:
+    """Draw training curves, one panel per group of runs, and save a PNG.
+
+    Args:
+        panels (`dict[str, dict[str, list[dict]]]`): panel title -> run name -> the run's `log_history` (the
+            `TrainResult` records: `step` and logged values).
+        path (`str` or `Path`): where to write the PNG (parent folders are created).
+        keys (`list[str]`): logged values drawn per run: the training loss as a line, the validation loss as
+            dots of the same colour.
+
+    Returns:
+        `Path` of the written file.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not panels or not all(panels.values()):
+        raise ValueError("nothing to plot: no panels, or a panel without runs")
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), squeeze=False)
+    for axis, (title, runs) in zip(axes[0], panels.items()):
+        for index, (name, history) in enumerate(runs.items()):
+            colour = f"C{index % 10}"
+            for key, style in zip(keys, ("-", "o")):
+                points = [(record["step"], record[key]) for record in history if key in record]
+                if points:
+                    steps, values = zip(*points)
+                    axis.plot(steps, values, style, color=colour, markersize=4, linewidth=1.0,
+                              label=f"{name} ({key})")
+        axis.set_title(title, fontsize=9)
+        axis.set_xlabel("step", fontsize=9)
+        axis.set_ylabel("loss", fontsize=9)
+        axis.tick_params(labelsize=7)
+        axis.legend(fontsize=6)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+__all__ = ["CURVE_KEYS", "DEFAULT_CHANNELS", "plot_motion_comparison", "plot_training_curves"]

@@ -15,7 +15,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -40,6 +40,9 @@ class TrainResult:
         eval_loss (`float` or `None`): validation loss at the end, when there is a validation split.
         runtime (`float`): seconds spent in the loop of this run (after set-up; resumed runs count their part).
         steps_per_second (`float`), samples_per_second (`float`): throughput of this run, all processes together.
+        log_history (`list[dict]`): every record this run logged, in order, each with its `step` and the values
+            sent to the trackers (`train/loss`, `train/lr`, the model's other losses, `eval/loss`): the training
+            curves, readable without a tracker (resumed runs hold their part).
     """
 
     step: int
@@ -48,6 +51,7 @@ class TrainResult:
     runtime: float = 0.0
     steps_per_second: float = 0.0
     samples_per_second: float = 0.0
+    log_history: list[dict] = field(default_factory=list)
 
 
 class TrainingProgress:
@@ -307,7 +311,7 @@ def train(
     bar = tqdm(
         total=args.max_steps, initial=progress.step, desc="training", disable=not accelerator.is_local_main_process
     )
-    window_losses, logs = [], {}
+    window_losses, logs, history = [], {}, []
     train_loss, eval_loss = float("nan"), None
     model.train()
     while progress.step < args.max_steps:
@@ -339,6 +343,7 @@ def train(
             record = {"train/loss": train_loss, "train/lr": scheduler.get_last_lr()[0]}
             record.update({f"train/{key}": _mean_across(accelerator, values) for key, values in logs.items()})
             accelerator.log(record, step=progress.step)
+            history.append({"step": progress.step, **record})
             bar.set_postfix(loss=f"{train_loss:.4f}")
             window_losses, logs = [], {}
         if eval_dataset is not None and len(eval_dataset) and (
@@ -349,6 +354,7 @@ def train(
                 args.dataloader_num_workers,
             )
             accelerator.log({"eval/loss": eval_loss}, step=progress.step)
+            history.append({"step": progress.step, "eval/loss": eval_loss})
             accelerator.print(f"step {progress.step}: validation loss {eval_loss:.4f}")
         if args.checkpointing_steps and (done or progress.step % args.checkpointing_steps == 0):
             _save_checkpoint(accelerator, args, progress.step)
@@ -363,6 +369,7 @@ def train(
         runtime=runtime,
         steps_per_second=steps / runtime if steps else 0.0,
         samples_per_second=samples / runtime if steps else 0.0,
+        log_history=history,
     )
 
 

@@ -1,0 +1,175 @@
+"""The steps `make demo` and `make reproduce` share: corpus, VQ-VAE, listener codes, the two LM stages, a pipeline.
+
+Each step trains or builds one thing into one folder with the package's own entry points (the same code as
+`mmlistener-train-vqvae`, `mmlistener-tokenize`, `mmlistener-train-lm`), from a [`PipelineBudget`].
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class PipelineBudget:
+    """Corpus size, steps and model sizes of one run of the pipeline on the synthetic corpus.
+
+    The defaults are the demo's (a few minutes on 2 CPU cores); `configs/reproduce.yaml` holds the study's.
+    """
+
+    num_train: int = field(default=200, metadata={"help": "Synthetic train segments (12-24 s each)."})
+    num_val: int = field(default=6, metadata={"help": "Synthetic validation segments."})
+    num_test: int = field(default=12, metadata={"help": "Synthetic test segments."})
+    window_frames: int = field(default=240, metadata={"help": "Frames per dataset window (8 s at 30 fps)."})
+    vqvae_steps: int = field(default=250, metadata={"help": "VQ-VAE optimizer steps."})
+    vqvae_window_frames: int = field(
+        default=240,
+        metadata={"help": "Frames per VQ-VAE training crop: as long as the LM's windows (LM-Listener uses 32)."},
+    )
+    vqvae_batch_size: int = field(default=32, metadata={"help": "VQ-VAE training crops per step."})
+    vqvae_learning_rate: float = field(default=2e-3, metadata={"help": "VQ-VAE learning rate."})
+    vqvae_config_overrides: str = field(
+        default="hidden_size=64,codebook_dim=64,codebook_size=64,num_residual_layers=2",
+        metadata={"help": "IdentityVQVAEConfig fields of the small VQ-VAE."},
+    )
+    lm_stage1_steps: int = field(default=20, metadata={"help": "LM stage-1 (speaker) steps."})
+    lm_stage1_batch_size: int = field(
+        default=2, metadata={"help": "Windows per stage-1 step (its loss spans the whole text vocabulary)."}
+    )
+    lm_stage2_steps: int = field(default=600, metadata={"help": "LM stage-2 (listener) steps."})
+    lm_batch_size: int = field(default=8, metadata={"help": "Windows per stage-2 step."})
+    lm_learning_rate: float = field(default=1e-3, metadata={"help": "LM learning rate."})
+    backbone_config_overrides: str = field(
+        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0",
+        metadata={"help": "GPT-2 config fields of the backbone (trained from scratch; no attention dropout, "
+                  "which keeps CPU attention on its fused path)."},
+    )
+
+
+def loop_args(output_dir, steps: int, batch_size: int, learning_rate: float, seed: int, warmup: int = 0):
+    """`LoopArguments` of one short run: one checkpoint at the end, validation at the end, 10 log records."""
+    from .training.arguments import LoopArguments
+
+    return LoopArguments(
+        output_dir=str(output_dir),
+        seed=seed,
+        max_steps=steps,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_steps=warmup,
+        checkpointing_steps=steps,
+        checkpoints_total_limit=1,
+        eval_steps=0,
+        logging_steps=max(1, steps // 10),
+    )
+
+
+def build_corpus(out: Path, budget: PipelineBudget, seed: int):
+    """Write the synthetic corpus to `out/corpus`, build its windows with `L2LTrevor`, save them to `out/dataset`.
+
+    Returns `(corpus_dir, splits)`: the release folder (its `mean.npy` / `std.npy` are the VQ-VAE's statistics)
+    and the `DatasetDict`.
+    """
+    from .data import L2LTrevor, build_dataset, write_synthetic_corpus
+
+    corpus = write_synthetic_corpus(
+        str(out / "corpus"), num_train=budget.num_train, num_val=budget.num_val, num_test=budget.num_test, seed=seed
+    )
+    splits = build_dataset(
+        L2LTrevor, corpus, cache_dir=str(out / "cache"), window_frames=budget.window_frames,
+        stride=budget.window_frames,
+    )
+    splits.save_to_disk(str(out / "dataset"))
+    return corpus, splits
+
+
+def train_vqvae_model(output_dir, dataset_dir, statistics_dir, budget: PipelineBudget, seed: int, overrides: str = ""):
+    """Train an `IdentityVQVAE` of the budget's size (plus `overrides`, e.g. `'encoder_norm=none'`) into `output_dir`."""
+    from .training import train_vqvae
+    from .training.arguments import DataArguments, VQVAEArguments
+
+    config = ",".join(part for part in (budget.vqvae_config_overrides, overrides) if part)
+    return train_vqvae.run(
+        loop_args(output_dir, budget.vqvae_steps, budget.vqvae_batch_size, budget.vqvae_learning_rate, seed, warmup=20),
+        DataArguments(dataset_path=str(dataset_dir)),
+        VQVAEArguments(config_overrides=config, statistics_dir=str(statistics_dir),
+                       window_frames=budget.vqvae_window_frames),
+    )
+
+
+def tokenise(splits, vqvae_dir, output_dir):
+    """`splits` with the `listener_codes` of the VQ-VAE in `vqvae_dir`, saved to `output_dir`; returns them."""
+    from .modeling.modeling_identity_vqvae import IdentityVQVAE
+    from .training.tokenize_motion import tokenize_splits
+
+    tokens = tokenize_splits(splits, IdentityVQVAE.from_pretrained(str(vqvae_dir)))
+    tokens.save_to_disk(str(output_dir))
+    return tokens
+
+
+def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudget, seed: int,
+             modalities: list[str] | None = None) -> dict:
+    """Both LM stages: a fresh GPT-2 of the budget's size through stage 1 (speaker) into `stage1_dir`, then
+    stage 2 (listener) into `stage2_dir`. `modalities` (default: the processor's) are the speaker streams of
+    the sequence, fixed in stage 1's processor. Returns `{"speaker": TrainResult, "listener": TrainResult}`."""
+    from .training import train_listener
+    from .training.arguments import DataArguments, ListenerModelArguments
+
+    extra = {"modalities": list(modalities)} if modalities else {}
+    results = {}
+    for stage, steps, batch_size, output, source in (
+        ("speaker", budget.lm_stage1_steps, budget.lm_stage1_batch_size, stage1_dir, None),
+        ("listener", budget.lm_stage2_steps, budget.lm_batch_size, stage2_dir, stage1_dir),
+    ):
+        model_args = ListenerModelArguments(
+            stage=stage,
+            model_name_or_path=None if source is None else str(source),
+            backbone_config_overrides=budget.backbone_config_overrides if source is None else None,
+            vqvae_path=str(vqvae_dir),
+            **extra,
+        )
+        results[stage] = train_listener.run(
+            loop_args(output, steps, batch_size, budget.lm_learning_rate, seed, warmup=10),
+            DataArguments(dataset_path=str(tokens_dir)),
+            model_args,
+        )
+    return results
+
+
+def load_pipeline(lm_dir, vqvae):
+    """`(model, processor, ListenerPipeline)` of the LM saved in `lm_dir`, decoding with `vqvae` (a loaded model)."""
+    from .modeling.modeling_listener import ListenerForCausalLM
+    from .pipeline import ListenerPipeline
+    from .processing.processing_listener import ListenerProcessor
+
+    model = ListenerForCausalLM.from_pretrained(str(lm_dir))
+    processor = ListenerProcessor.from_pretrained(str(lm_dir))
+    return model, processor, ListenerPipeline(model, processor, vqvae)
+
+
+def code_diagnostics(vqvae, windows: list[dict], seed: int) -> dict:
+    """Prefix agreement of the windows' codes, and identity agreement over the windows' listeners (eight
+    synthetic contents performed by each)."""
+    import numpy as np
+
+    from .data.synthetic import apply_style, content_motion
+    from .evaluation import identity_code_agreement, prefix_code_agreement
+
+    betas = np.unique(np.stack([window["listener_identity"] for window in windows]), axis=0)
+    rng = np.random.default_rng(seed)
+    contents = [content_motion(len(windows[0]["listener_motion"]), rng) for _ in range(8)]
+    return {
+        "prefix": prefix_code_agreement(vqvae, [window["listener_motion"] for window in windows]),
+        "identity": identity_code_agreement(vqvae, contents, betas, apply_style),
+    }
+
+
+__all__ = [
+    "PipelineBudget",
+    "build_corpus",
+    "code_diagnostics",
+    "load_pipeline",
+    "loop_args",
+    "tokenise",
+    "train_lm",
+    "train_vqvae_model",
+]
