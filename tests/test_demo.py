@@ -28,6 +28,13 @@ def test_small_demo_beats_random_and_nearest_neighbours_on_l2_and_fd(small_demo)
         assert (out / model / "README.md").is_file(), model
     card = ModelCard.load(out / "lm_stage2" / "README.md")
     assert {entry.metric_type for entry in card.data.eval_results} >= {"l2", "fd"}
+    import av
+
+    with av.open(str(out / "videos" / "test_window_0.mp4")) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        assert (stream.width, stream.height) == (3 * 256, 256)  # speaker | ground truth | ours
+    assert frames == args.window_frames
     verdict = beats_baselines(results)
     assert {baseline for baseline, _ in verdict} == set(MUST_BEAT) & set(args.systems)
     lost = {key: (results[SYSTEM_NAME][key[1]], results[key[0]][key[1]]) for key, won in verdict.items() if not won}

@@ -12,7 +12,8 @@ python -m mmlistener.demo --output_dir outputs/demo
    `results.json`, plots);
 7. the speaker-shuffle control: teacher-forced NLL and generated motion with each window's own speaker
    streams and with another window's, beside code-only predictors (`listening.md`, `listening.json`);
-8. put the table into the saved listener model's card.
+8. put the table into the saved listener model's card;
+9. render the first test window (speaker, ground-truth listener, ours) to `videos/test_window_0.mp4`.
 
 Everything lands in `output_dir`; the defaults take a few minutes on a 2-core CPU.
 """
@@ -68,6 +69,18 @@ def beats_baselines(results: dict, system: str = SYSTEM_NAME, baselines=MUST_BEA
     }
 
 
+def render_window(pipeline, window: dict, path: Path, size: int = 256) -> Path:
+    """Render one window to `path` with the built-in head: its speaker, its ground-truth listener and the
+    pipeline's listener side by side (`mmlistener.rendering.render_video`)."""
+    from .rendering import Panel, render_video
+
+    (generated,) = pipeline.predict([window])
+    identity = window["listener_identity"]
+    panels = [Panel(window["listener_motion"], identity, "ground truth"), Panel(generated, identity, SYSTEM_NAME)]
+    return render_video(panels, path, speaker_motion=window["speaker_motion"],
+                        speaker_identity=window.get("speaker_shape"), size=size)
+
+
 def run_demo(args: DemoArguments) -> dict:
     """Run every step; returns the results table (system -> metric -> value), also in `output_dir`."""
     from .evaluation import (
@@ -85,7 +98,7 @@ def run_demo(args: DemoArguments) -> dict:
     systems = [name.strip() for item in args.systems for name in item.split(",") if name.strip()]
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    total, begin = 8, time.time()
+    total, begin = 9, time.time()
 
     started = _stage(1, total, "synthetic corpus and dataset")
     corpus, splits = build_corpus(out, args, args.seed)
@@ -152,6 +165,10 @@ def run_demo(args: DemoArguments) -> dict:
     add_results_to_card(out / "lm_stage2", results, SYSTEM_NAME, dataset_name)
     _done(started)
 
+    started = _stage(9, total, "a video of the first test window: the speaker, the ground truth and ours")
+    video = render_window(fitted[SYSTEM_NAME], test_windows[0], out / "videos" / "test_window_0.mp4")
+    _done(started)
+
     print("\n" + format_results_table(results))
     verdict = beats_baselines(results)
     lost = [f"{baseline} on {metric}" for (baseline, metric), won in verdict.items() if not won]
@@ -163,7 +180,7 @@ def run_demo(args: DemoArguments) -> dict:
           f"length (teacher-forced listener codes; generated motion):\n\n{listening}")
     (out / "demo_settings.json").write_text(json.dumps(vars(args), indent=2) + "\n")
     print(f"\nall outputs in {out.resolve()} ({time.time() - begin:.0f} s): results.md, results.json, listening.md, "
-          "listening.json, plots/, "
+          f"listening.json, plots/, {video.relative_to(out)}, "
           "vqvae/, vqvae_naive/, lm_stage1/, lm_stage2/ (models with their cards), dataset/, dataset_tokens/")
     return results
 

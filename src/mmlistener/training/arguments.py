@@ -202,13 +202,17 @@ def parse_config_overrides(overrides: str | None) -> dict:
     return values
 
 
-def parse_arguments(dataclass_types: tuple, args: list[str] | None = None) -> tuple:
+def parse_arguments(dataclass_types: tuple, args: list[str] | None = None, positional: str | None = None) -> tuple:
     """Instances of `dataclass_types` from `args` (default `sys.argv[1:]`).
 
     A first argument ending in `.json`, `.yaml` or `.yml` is read as a file of settings; flags that
-    follow it override the file's values.
+    follow it override the file's values. Flags may be spelled with dashes (`--speaker-motion`) as well.
+    With `positional` (a field name), a first argument that is neither a flag nor a settings file is the
+    value of that field: `mmlistener-render motion.npy --out a.mp4` is `--motion motion.npy --out a.mp4`.
     """
     args = list(sys.argv[1:] if args is None else args)
+    if positional and args and not args[0].startswith("-") and not args[0].endswith(CONFIG_SUFFIXES):
+        args = [f"--{positional}", *args]
     parser = HfArgumentParser(dataclass_types)
     if args and args[0].endswith(CONFIG_SUFFIXES):
         path, overrides = args[0], args[1:]

@@ -1,0 +1,1 @@
+"""Thin console entry points: parse flags, call the library, print a short summary, return nothing."""

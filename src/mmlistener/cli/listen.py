@@ -1,0 +1,182 @@
+"""`mmlistener-listen`: a speaker recording -> a video of a listener reacting to it.
+
+```
+mmlistener-listen speaker.wav --model outputs/lm --vqvae outputs/vqvae --out listener.mp4 \\
+    --asr_checkpoint base.en --speechtokenizer_checkpoint ~/speechtokenizer/SpeechTokenizer.pt
+```
+
+Stages: read the audio (any sample rate, resampled to 16 kHz), ASR words with times, SpeechTokenizer codes,
+emotion ids (from `--speaker_motion` with an emotion recogniser, else Neutral), generation and decoding
+window by window (`mmlistener.listen`), rendering with the speaker's audio muxed in.
+"""
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..listen import check_speech, drop_acoustic_streams, listen
+from ..processing.audio import load_audio
+from ..rendering import render_video
+from ..training.arguments import parse_arguments
+from .render import load_npy
+
+IDENTITY_FORMS = "'random', a beta .npy of shape (100,), or a dataset DIR[:SPLIT[:INDEX]] (that window's listener)"
+
+
+@dataclass
+class ListenArguments:
+    """The recording, the models, the listener and the video (flags also take dashes: `--asr-checkpoint`)."""
+
+    audio: str | None = field(
+        default=None, metadata={"help": "Speaker recording (wav, flac, mp3, a video...); may be the first argument."}
+    )
+    model: str | None = field(default=None, metadata={"help": "ListenerForCausalLM directory (with its processor)."})
+    vqvae: str | None = field(default=None, metadata={"help": "IdentityVQVAE directory that decodes its codes."})
+    out: str = field(default="listener.mp4", metadata={"help": "The MP4 to write."})
+    motion_out: str | None = field(default=None, metadata={"help": "Also save the listener motion (T, 56) as .npy."})
+    asr_backend: str = field(default="openai-whisper", metadata={"help": "'openai-whisper' or 'faster-whisper'."})
+    asr_checkpoint: str | None = field(
+        default=None, metadata={"help": "ASR weights: a model name (base.en) or a local checkpoint (default: the processor's)."}
+    )
+    speechtokenizer_checkpoint: str | None = field(
+        default=None,
+        metadata={"help": "SpeechTokenizer weights (.pt, with config.json beside it) or a folder holding both."},
+    )
+    speechtokenizer_config: str | None = field(default=None, metadata={"help": "SpeechTokenizer config.json, if elsewhere."})
+    without_acoustic: bool = field(
+        default=False, metadata={"help": "Run without acoustic tokens when no SpeechTokenizer is given (worse; warns)."}
+    )
+    emotion_checkpoint: str | None = field(
+        default=None, metadata={"help": "EmotionRecognizer directory: emotion ids from --speaker_motion."}
+    )
+    speaker_motion: str | None = field(
+        default=None, metadata={"help": "Speaker motion .npy (T, 56): emotion ids, and drawn beside the listener."}
+    )
+    speaker_identity: str | None = field(default=None, metadata={"help": "Speaker shape beta .npy (100,)."})
+    listener_identity: str = field(default="random", metadata={"help": f"The listener: {IDENTITY_FORMS}."})
+    seed: int = field(default=0, metadata={"help": "Seed of a random listener identity and of sampling."})
+    window_seconds: float = field(default=8.0, metadata={"help": "Seconds per generated window (the training length)."})
+    size: int = field(default=256, metadata={"help": "Pixels per panel side."})
+    head: str = field(default="builtin", metadata={"help": "'builtin' or 'flame' (needs --flame_model)."})
+    flame_model: str | None = field(default=None, metadata={"help": "Path of FLAME 2020's generic_model.pkl."})
+
+
+def listener_identity(spec: str, seed: int) -> np.ndarray:
+    """The beta `(100,)` that `--listener_identity` names (see `IDENTITY_FORMS`)."""
+    if spec == "random":
+        return np.random.default_rng(seed).standard_normal(100).astype(np.float32)
+    if spec.endswith(".npy"):
+        return load_npy(spec, "--listener_identity")
+    folder, _, rest = spec.partition(":")
+    split, _, index = rest.partition(":")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"--listener_identity {spec!r}: expected {IDENTITY_FORMS}")
+    from ..evaluation.systems import load_split
+
+    windows = load_split(folder, split or "test")
+    index = int(index or 0)
+    if not 0 <= index < len(windows):
+        raise ValueError(f"--listener_identity {spec!r}: index {index} out of range ({len(windows)} windows)")
+    return np.asarray(windows[index]["listener_identity"], dtype=np.float32)
+
+
+def _model_dir(path: str | None, flag: str, what: str) -> str:
+    if path is None:
+        raise ValueError(f"{flag} is required: the {what} directory")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise FileNotFoundError(f"{flag}: no {what} at {path!r} (expected a directory with config.json)")
+    return path
+
+
+def _speechtokenizer_files(args: ListenArguments) -> tuple[str, str]:
+    """(config.json, weights) of `--speechtokenizer_checkpoint`."""
+    checkpoint = args.speechtokenizer_checkpoint
+    if os.path.isdir(checkpoint):
+        weights = sorted(glob.glob(os.path.join(checkpoint, "*.pt")))
+        if not weights:
+            raise FileNotFoundError(f"--speechtokenizer_checkpoint: no .pt weights in {checkpoint!r}")
+        checkpoint = weights[0]
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"--speechtokenizer_checkpoint: no SpeechTokenizer weights at {checkpoint!r}")
+    config = args.speechtokenizer_config or os.path.join(os.path.dirname(checkpoint), "config.json")
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f"no SpeechTokenizer config at {config!r}: pass --speechtokenizer_config")
+    return config, checkpoint
+
+
+def build_pipeline(args: ListenArguments):
+    """The LM, its processor with the front ends its modalities need, and the VQ-VAE, as a `ListenerPipeline`."""
+    from .. import IdentityVQVAE, ListenerForCausalLM, ListenerPipeline, ListenerProcessor
+
+    model_dir = _model_dir(args.model, "--model", "listener model")
+    vqvae_dir = _model_dir(args.vqvae, "--vqvae", "VQ-VAE")
+    processor = ListenerProcessor.from_pretrained(model_dir)
+    if "words" in processor.modalities:
+        if args.asr_checkpoint is not None:
+            processor.asr_backend, processor.asr_checkpoint = args.asr_backend, args.asr_checkpoint
+        if processor.asr_checkpoint is None:
+            raise ValueError("this model reads the speaker's words: give --asr_checkpoint (e.g. base.en, or a local .pt)")
+        processor.asr  # noqa: B018 (load now: a bad checkpoint fails before anything else runs)
+    if any(name in processor.modalities for name in ("acoustic", "content")):
+        if args.speechtokenizer_checkpoint is not None:
+            processor.acoustic_codec_config, processor.acoustic_codec_checkpoint = _speechtokenizer_files(args)
+        if processor.acoustic_codec_checkpoint is not None:
+            processor.acoustic_codec  # noqa: B018
+        elif args.without_acoustic:
+            drop_acoustic_streams(processor)
+        else:
+            raise ValueError(
+                f"this model reads acoustic tokens (modalities {', '.join(processor.modalities)}) and no SpeechTokenizer "
+                "checkpoint is given: pass --speechtokenizer_checkpoint PATH, or --without_acoustic to run without "
+                "them (worse, with a warning)"
+            )
+    if args.emotion_checkpoint is not None:
+        processor.emotion_checkpoint = args.emotion_checkpoint
+    if args.speaker_motion and "emotion" in processor.modalities and processor.emotion_checkpoint is None:
+        raise ValueError("--speaker_motion gives emotion ids through an emotion recogniser: add --emotion_checkpoint "
+                         "DIR, or leave out --speaker_motion for Neutral emotion")  # fmt: skip
+    model = ListenerForCausalLM.from_pretrained(model_dir)
+    return ListenerPipeline(model, processor, IdentityVQVAE.from_pretrained(vqvae_dir))
+
+
+def run(args: ListenArguments) -> Path:
+    """Generate the listener for `args.audio` and render it; return the video's path."""
+    if args.audio is None:
+        raise ValueError("give the speaker recording (first argument or --audio)")
+    if not os.path.isfile(args.audio):
+        raise FileNotFoundError(f"no audio file at {args.audio!r}")
+    torch.manual_seed(args.seed)
+    beta = listener_identity(args.listener_identity, args.seed)
+    speaker_motion = load_npy(args.speaker_motion, "--speaker_motion") if args.speaker_motion else None
+    speaker_shape = load_npy(args.speaker_identity, "--speaker_identity") if args.speaker_identity else None
+    audio = check_speech(load_audio(args.audio), args.audio)
+    pipeline = build_pipeline(args)
+    window_frames = max(1, round(args.window_seconds * pipeline.processor.fps))
+    motion = listen(pipeline, audio, beta, speaker_motion, speaker_shape, window_frames=window_frames, progress=True)
+    if args.motion_out:
+        np.save(args.motion_out, motion)
+    speaker = None if speaker_motion is None else speaker_motion[: len(motion)]
+    return render_video(motion, args.out, speaker_motion=speaker, audio=args.audio, identity=beta,
+                        speaker_identity=speaker_shape, size=args.size, head=args.head, flame_model=args.flame_model,
+                        fps=pipeline.processor.fps, progress=True)  # fmt: skip
+
+
+def parse_and_run(args: list[str] | None = None) -> Path:
+    """Run from command-line style `args` (default `sys.argv[1:]`); return the video's path."""
+    (listen_args,) = parse_arguments((ListenArguments,), args, positional="audio")
+    path = run(listen_args)
+    print(f"wrote {path}")
+    return path
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console entry point (`mmlistener-listen`): returns nothing, so a successful run exits 0."""
+    parse_and_run(args)
+
+
+if __name__ == "__main__":
+    main()
