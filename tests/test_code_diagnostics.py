@@ -29,7 +29,7 @@ def contents(count=3, frames=64, seed=0):
 class LocalCodes:
     """A stand-in tokeniser whose code g is a function of group g's frames only: every prefix agrees."""
 
-    config = IdentityVQVAEConfig(hidden_size=16, codebook_size=16, codebook_dim=16)
+    config = IdentityVQVAEConfig(hidden_size=16, codebook_size=16, codebook_dim=16, encoder_norm="none")
     device = torch.device("cpu")
 
     def eval(self):
@@ -45,11 +45,14 @@ def test_prefix_agreement_is_one_for_local_codes_and_lower_for_whole_window_inst
     local = prefix_code_agreement(LocalCodes(), motions)
     assert local["agreement"] == 1.0 and local["num_codes"] == 3 * 8
     instance = prefix_code_agreement(tiny_vqvae(encoder_norm="instance"), motions)
-    # a one-group prefix normalises to zero over time: its code ignores the motion and differs from the window's
+    # prefixes of 2 groups on (one group is refused): statistics over part of the window change the codes
+    assert instance["num_codes"] == 3 * 7
     assert instance["agreement"] < 0.9
     assert instance["last_group"] == 1.0  # the whole window against itself
     with pytest.raises(ValueError, match="fewer than one group"):
         prefix_code_agreement(LocalCodes(), [np.zeros((5, 56), np.float32)])
+    with pytest.raises(ValueError, match="window 0 has 1 complete groups of 8 frames; the VQ-VAE encodes 9"):
+        prefix_code_agreement(tiny_vqvae(encoder_norm="instance"), [np.zeros((12, 56), np.float32)])
 
 
 def test_identity_agreement_tells_an_identity_free_encoder_from_one_that_keeps_identity():

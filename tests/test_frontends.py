@@ -153,11 +153,22 @@ def test_speechtokenizer_from_checkpoint(tmp_path, codec):
 
 
 def test_whisper_words_with_timestamps(asr):
-    words = asr.transcribe(sine(200, 4.0, 16000, amplitude=0.1))
+    """34 s of audio are two Whisper windows (0-30 s, 30-34 s): the second window's words start after 30 s."""
+    import whisper
+
+    audio = sine(200, 34.0, 16000, amplitude=0.1)
+    words = asr.transcribe(audio)
     assert words and {word["text"] for word in words} == {"hello"}
     starts, ends = [w["start"] for w in words], [w["end"] for w in words]
-    assert all(0 <= s <= e <= 4.0 + 1e-6 for s, e in zip(starts, ends))
+    assert all(0 <= s <= e <= 34.0 + 1e-6 for s, e in zip(starts, ends))
     assert starts == sorted(starts)
+    assert min(starts) < 30.0 <= max(starts) and max(ends) > 33.0  # both windows, each at its own offset
+    own = whisper.transcribe(
+        asr.model, audio, language="en", word_timestamps=True, fp16=False, condition_on_previous_text=False,
+        temperature=0.0, without_timestamps=True, sample_len=3,
+    )  # fmt: skip
+    expected = [(w["word"].strip(), w["start"], w["end"]) for segment in own["segments"] for w in segment["words"]]
+    assert [(w["text"], w["start"], w["end"]) for w in words] == expected  # the backend's own times, unchanged
 
 
 def test_whisper_from_a_local_checkpoint(tmp_path, asr):

@@ -55,6 +55,15 @@ def test_listener_card_has_model_index_and_the_required_sections():
     assert "synthetic corpus only" not in text
 
 
+def test_listener_card_says_what_to_install_for_the_processor():
+    """The processor is not Hub remote code: the card names the package to install, and the model's own route."""
+    text = str(build_model_card("listener", _listener_config(), dataset_name="data/trevor", repo_id="me/lm"))
+    assert 'pip install "mmlistener @ git+https://github.com/mmlistener/mmlistener"' in text
+    assert 'AutoModelForCausalLM.from_pretrained("me/lm", trust_remote_code=True)' in text
+    assert "`AutoProcessor` cannot load it without the package" in text
+    assert "pip install --no-deps openai-whisper speechtokenizer" in text
+
+
 def test_vqvae_card_and_synthetic_data_note():
     config = IdentityVQVAEConfig(codebook_size=64)
     card = build_model_card("vqvae", config, dataset_name="outputs/demo/dataset_synthetic")

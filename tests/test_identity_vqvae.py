@@ -81,12 +81,14 @@ def test_shapes_of_every_norm_variant(encoder_norm, decoder_norm):
     assert decoded.shape == (3, 24, 56)
 
 
-@pytest.mark.parametrize("frames", [1, 8, 13, 40])
-@pytest.mark.parametrize("encoder_norm", ENCODER_NORMS)
-def test_decode_of_encode_has_codes_times_rate_frames(frames, encoder_norm, request):
-    if encoder_norm == "instance" and frames <= 8:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="one latent step: instance norm erases the input"))
-    model = tiny_model(encoder_norm=encoder_norm).eval()
+# every norm from 9 frames (2 latent steps) on; the encoders without instance norm from one frame on
+ENCODABLE = [(norm, frames) for norm in ENCODER_NORMS for frames in (9, 13, 40)]
+ENCODABLE += [(norm, frames) for norm in ("none", "layer") for frames in (1, 8)]
+
+
+@pytest.mark.parametrize("encoder_norm, frames", ENCODABLE)
+def test_decode_of_encode_has_codes_times_rate_frames(encoder_norm, frames):
+    model = tiny_model(encoder_norm=encoder_norm, decoder_norm="adaln").eval()  # adaln decodes a single code
     motion, beta = motion_batch(batch=2, frames=frames)
     encoded = model.encode(motion)
     codes = encoded.codes
@@ -94,6 +96,69 @@ def test_decode_of_encode_has_codes_times_rate_frames(frames, encoder_norm, requ
     assert codes.shape == (2, -(-frames // 8))
     assert model.decode(codes, identity=beta).motion.shape == (2, codes.shape[1] * 8, 56)
     assert model(motion, identity=beta).reconstruction.shape == (2, frames, 56)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("frames", [1, 2, 8])
+def test_instance_norm_encoder_refuses_a_single_latent_step(frames, causal):
+    """Instance norm over one time step maps every input to its bias: such codes would ignore the motion."""
+    model = tiny_model(causal_encoder=causal).eval()
+    motion, beta = motion_batch(batch=2, frames=frames)
+    message = (
+        f"motion has {frames} frames: the encoder's instance norm normalises each channel over time, so it needs "
+        "at least 2 latent steps, i.e. more than downsample_rate=8 frames"
+    )
+    assert model.config.min_frames == 9
+    with pytest.raises(ValueError, match=message):
+        model.encode(motion)
+    with pytest.raises(ValueError, match=message):
+        model(motion, identity=beta)
+
+
+def test_input_instance_norm_alone_refuses_a_single_frame():
+    model = tiny_model(encoder_norm="layer", encoder_input_norm="instance").eval()
+    motion, _ = motion_batch(batch=2, frames=2)
+    assert model.config.min_frames == 2 and model.encode(motion).codes.shape == (2, 1)
+    with pytest.raises(ValueError, match="motion has 1 frame: the encoder's input instance norm .* at least 2 frames"):
+        model.encode(motion[:, :1])
+
+
+def codes_of_random_motion(model, frames: int) -> torch.Tensor:
+    """Codes `(16, ceil(frames / 8))` of 16 random motions, after one training pass has spread the codebook
+    over their latents."""
+    motion = torch.randn(16, frames, 56, generator=torch.Generator().manual_seed(3))
+    model.train()(motion, identity=torch.zeros(16, 100))
+    return model.eval().encode(motion).codes
+
+
+@pytest.mark.parametrize("frames", [9, 16, 24])
+def test_two_latent_steps_give_codes_that_depend_on_the_motion(frames):
+    codes = codes_of_random_motion(tiny_model(), frames)
+    assert all(len(set(step.tolist())) > 1 for step in codes.T)  # every step: several codes over 16 motions
+
+
+@pytest.mark.parametrize("frames", [9, 16, 24])
+def test_causal_encoder_gives_a_fixed_first_code_and_motion_codes_after_it(frames):
+    """Cumulative statistics at step 0 are those of one step: the first code is a start code, the same for
+    every input; the codes from step 1 on carry the motion."""
+    codes = codes_of_random_motion(tiny_model(causal_encoder=True), frames)
+    assert len(set(codes[:, 0].tolist())) == 1
+    assert all(len(set(step.tolist())) > 1 for step in codes[:, 1:].T)
+
+
+@pytest.mark.parametrize("decoder_norm", DECODER_NORMS)
+def test_a_single_code_is_refused_by_a_decoder_normalising_over_time(decoder_norm):
+    model = tiny_model(decoder_norm=decoder_norm).eval()
+    beta = torch.randn(1, 100)
+    two = [model.decode(torch.tensor([[1, code]]), identity=beta).motion for code in (2, 5)]
+    assert not torch.allclose(two[0], two[1])  # two codes: the second one is heard
+    if decoder_norm in ("instance", "adain"):
+        assert model.config.min_codes == 2
+        with pytest.raises(ValueError, match=f"codes has 1 code per row: the decoder's {decoder_norm} norm"):
+            model.decode(torch.tensor([[2]]), identity=beta)
+    else:
+        one = [model.decode(torch.tensor([[code]]), identity=beta).motion for code in (2, 5)]
+        assert model.config.min_codes == 1 and not torch.allclose(one[0], one[1])
 
 
 def test_tuple_output():

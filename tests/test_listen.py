@@ -18,7 +18,7 @@ from mmlistener import (
     ListenerProcessor,
 )
 from mmlistener.cli.listen import listener_identity, parse_and_run
-from mmlistener.listen import speaker_windows
+from mmlistener.listen import speaker_windows, window_bounds
 from mmlistener.processing import SpeechTokenizerCodes, gpt2_tokenizer_from_tiktoken
 
 TINY_SPEECHTOKENIZER = {
@@ -139,6 +139,13 @@ def test_windows_carry_their_words_history_codes_and_neutral_emotion():
     assert first["acoustic_codes"] == list(range(53)) and second["acoustic_codes"] == list(range(53, 100))
     assert "content_codes" not in first  # not one of the processor's modalities
     assert first["emotion_ids"] == [0] * 4 and second["emotion_ids"] == [0] * 4  # Neutral, one per group
+
+
+def test_a_tail_too_short_to_decode_joins_the_window_before_it():
+    assert window_bounds(248, 240, min_frames=9) == [(0, 248)]  # 8 frames: one code, not decodable alone
+    assert window_bounds(248, 240) == [(0, 240), (240, 248)]
+    assert window_bounds(249, 240, min_frames=9) == [(0, 240), (240, 249)]  # 9 frames: two codes
+    assert window_bounds(5, 240, min_frames=9) == [(0, 5)]  # a recording this short is refused by listen
 
 
 def test_listener_identity_forms(tmp_path):

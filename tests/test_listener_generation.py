@@ -7,11 +7,11 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 from mmlistener import ListenerForCausalLM
 
-# three samples with different history and different token counts per group
+# three clips of 6 groups with different history and different word counts per group
 SAMPLES = [
-    {"history": 4, "groups": [(2, 13), (0, 14), (1, 13), (3, 14), (0, 13), (2, 14)]},
-    {"history": 0, "groups": [(0, 12), (3, 15), (0, 13), (1, 11), (2, 14), (0, 13)]},
-    {"history": 7, "groups": [(1, 14), (1, 13), (4, 13), (0, 14), (1, 12), (0, 15)]},
+    {"history": 4, "words": [2, 0, 1, 3, 0, 2]},
+    {"history": 0, "words": [0, 3, 0, 1, 2, 0]},
+    {"history": 7, "words": [1, 1, 4, 0, 1, 0]},
 ]
 
 
@@ -31,7 +31,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def batch(model):
-    return make_batch(model.config.layout, SAMPLES, seed=3)
+    return make_batch(model.config.layout, SAMPLES, seed=5)
 
 
 def test_cached_generation_equals_full_recompute(model, batch):
@@ -51,7 +51,7 @@ def test_a_batch_gives_the_codes_of_one_by_one_generation(model, batch):
 
 def test_codes_equal_teacher_forced_argmax_at_each_lr(model, batch):
     codes = model.generate(**inputs(batch))
-    forced = make_batch(model.config.layout, SAMPLES, seed=3, codes=codes.tolist())
+    forced = make_batch(model.config.layout, SAMPLES, seed=5, codes=codes.tolist())
     logits = model(**inputs(forced)).listener_logits
     before_slot = forced["listener_slot_mask"][:, 1:]
     picked = logits[:, :-1][before_slot].argmax(-1).view(3, 6)
@@ -84,7 +84,7 @@ def test_slots_and_groups_can_be_inferred_from_the_lr_tokens(model, batch):
 
 
 def test_samples_with_fewer_groups_are_padded_with_their_last_code(model):
-    samples = [SAMPLES[0], {"history": 2, "groups": SAMPLES[1]["groups"][:4]}]
+    samples = [SAMPLES[0], {"history": 2, "words": SAMPLES[1]["words"][:4]}]
     batch = make_batch(model.config.layout, samples, seed=5)
     codes = model.generate(**inputs(batch))
     assert torch.equal(codes[1, :4], model.generate(**rows(batch, 1))[0])
@@ -152,10 +152,11 @@ def test_bad_generation_inputs_are_refused(model, batch):
 
 # -- sliding window: a backbone with 64 positions reading ~170-token sequences --------------------------
 
-LONG = [
-    {"history": 5, "groups": [(1, 8), (0, 9), (2, 8), (0, 8), (1, 9), (0, 8), (2, 9), (1, 8), (0, 9), (1, 8)]},
-    {"history": 3, "groups": [(0, 9), (2, 8), (1, 9), (0, 8), (0, 9), (3, 8), (0, 8), (1, 9), (2, 8), (0, 8)]},
+LONG = [  # 10 groups of 8 or 9 acoustic codes (at 32 codes/s), words, emotion and listener blocks each
+    {"history": 5, "words": [1, 0, 2, 0, 1, 0, 2, 1, 0, 1]},
+    {"history": 3, "words": [0, 2, 1, 0, 0, 3, 0, 1, 2, 0]},
 ]
+LONG_RATE = 32
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +166,7 @@ def short_model():
 
 
 def test_sequences_longer_than_the_positions_slide_a_window(short_model):
-    batch = make_batch(short_model.config.layout, LONG, seed=7)
+    batch = make_batch(short_model.config.layout, LONG, seed=7, acoustic_rate=LONG_RATE)
     assert int(batch["attention_mask"].sum(1).min()) > 2 * 64
     codes = short_model.generate(**inputs(batch))
     assert codes.shape == (2, 10)
@@ -176,10 +177,10 @@ def test_sequences_longer_than_the_positions_slide_a_window(short_model):
 
 def test_the_window_keeps_the_history_and_drops_the_oldest_groups(short_model):
     layout = short_model.config.layout
-    batch = make_batch(layout, LONG[:1], seed=7)
+    batch = make_batch(layout, LONG[:1], seed=7, acoustic_rate=LONG_RATE)
     recorder = Recorder()
     codes = short_model.generate(**inputs(batch), logits_processor=LogitsProcessorList([recorder]))
-    forced = make_batch(layout, LONG[:1], seed=7, codes=codes.tolist())
+    forced = make_batch(layout, LONG[:1], seed=7, codes=codes.tolist(), acoustic_rate=LONG_RATE)
     ids, groups = forced["input_ids"][0], forced["group_ids"][0]
     slots = torch.nonzero(forced["listener_slot_mask"][0]).flatten()
     history = ids[groups == -1]
@@ -204,6 +205,7 @@ def test_the_window_keeps_the_history_and_drops_the_oldest_groups(short_model):
 
 
 def test_a_group_that_cannot_fit_at_all_is_named(short_model):
-    batch = make_batch(short_model.config.layout, [{"history": 40, "groups": [(2, 30)]}])
+    # 40 history words, then one group of 2 words and 32 acoustic codes (120 codes/s)
+    batch = make_batch(short_model.config.layout, [{"history": 40, "words": [2]}], acoustic_rate=120)
     with pytest.raises(ValueError, match="exceed the backbone's 64 positions"):
         short_model.generate(**inputs(batch))

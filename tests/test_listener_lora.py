@@ -7,10 +7,7 @@ from transformers import LlamaConfig
 
 from mmlistener import ListenerConfig, ListenerForCausalLM
 
-SAMPLES = [
-    {"history": 3, "groups": [(2, 6), (0, 7), (1, 6)]},
-    {"history": 0, "groups": [(1, 5), (2, 6), (0, 7)]},
-]
+SAMPLES = [{"history": 3, "words": [2, 0, 1]}, {"history": 0, "words": [1, 2, 0]}]
 
 
 def tiny_llama_listener() -> ListenerForCausalLM:
@@ -63,7 +60,6 @@ def test_lora_training_saves_and_reloads_to_identical_logits(tmp_path):
 
     peft_model.eval()
     probe = make_batch(layout, SAMPLES, seed=3)
-    probe.pop("labels")
     with torch.no_grad():
         trained = peft_model(**probe)
     codes = peft_model.generate(**probe)

@@ -3,14 +3,17 @@
 `listener_config` and `make_batch` are shared with the generation and LoRA tests.
 """
 
+import functools
 import json
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerGenerationConfig
+from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerGenerationConfig, ListenerProcessor
 
 TEXT_VOCAB = 100
 TOKEN_COUNTS = {"num_listener_tokens": 16, "num_acoustic_tokens": 32, "num_content_tokens": 8, "num_emotion_tokens": 4}
@@ -34,70 +37,52 @@ def listener_config(n_positions: int = 256, initializer_range: float = 0.02) -> 
     return ListenerConfig(backbone_config=backbone, initializer_range=initializer_range, **TOKEN_COUNTS)
 
 
-def make_batch(layout, samples, seed: int = 0, stage: str = "listener", codes=None):
-    """A right-padded processor-like batch built from `TokenLayout`.
+@functools.cache
+def text_tokenizer() -> PreTrainedTokenizerFast:
+    """A word-level tokenizer of the backbone's `TEXT_VOCAB` words `w0` ... `w99`, one token per word."""
+    vocabulary = Tokenizer(models.WordLevel({f"w{i}": i for i in range(TEXT_VOCAB)}, unk_token="w0"))
+    vocabulary.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=vocabulary)
+
+
+def make_batch(layout, samples, seed: int = 0, stage: str = "listener", codes=None, acoustic_rate: int = 50):
+    """A batch made by the real [`ListenerProcessor`] from random features of clips of known shape.
 
     Args:
-        samples (`list[dict]`): per sample `history` (number of history words) and `groups`, a list of
-            `(words, acoustic)` token counts per group. Each group is: words, `<sa>` acoustic `</sa>`,
-            `<emo>` e `</emo>`, then (stage "listener") `<lr>` LR `</lr>`.
-        codes (`list[list[int]]`, *optional*): listener codes filling the slots; slots hold code 0 and are
-            unscored when absent.
+        layout (`TokenLayout`): the model's token layout (its block sizes configure the processor).
+        samples (`list[dict]`): per clip `history` (number of history words) and `words`, the number of words
+            ending in each group of 8 frames (its length is the clip's number of groups).
+        codes (`list[list[int]]`, *optional*): listener codes filling the slots and giving stage-2 labels; the
+            slots hold code 0 and the batch has no labels when absent (stage "listener").
+        acoustic_rate (`int`, defaults to 50): acoustic codes per second; a group of 8 frames at 30 fps holds
+            `8 / 30 * acoustic_rate` of them (13 or 14 at 50).
 
     Returns:
-        `dict` of tensors: `input_ids`, `attention_mask`, `group_ids`, `listener_slot_mask`, `labels`.
+        `dict` of tensors `(batch, seq)`: `input_ids`, `attention_mask`, `group_ids`, `listener_slot_mask` and,
+        with codes or stage "speaker", `labels`.
     """
-    generator = torch.Generator().manual_seed(seed)
-
-    def draw(count, low, high):
-        return torch.randint(low, high, (count,), generator=generator).tolist()
-
-    rows = []
-    for index, sample in enumerate(samples):
-        row = ([], [], [], [])  # ids, group ids, slot flags, scored flags
-        speaker_scored = stage == "speaker"
-        _add(row, draw(sample.get("history", 0), 0, layout.text_vocab_size), -1, speaker_scored)
-        for g, (words, acoustic) in enumerate(sample["groups"]):
-            _add(row, draw(words, 0, layout.text_vocab_size), g, speaker_scored)
-            _add(row, [layout.token_id("<sa>")], g, False)
-            acoustic_ids = [layout.acoustic_id(c) for c in draw(acoustic, 0, layout.num_acoustic_tokens)]
-            _add(row, acoustic_ids, g, speaker_scored)
-            _add(row, [layout.token_id("</sa>"), layout.token_id("<emo>")], g, False)
-            _add(row, [layout.emotion_id(c) for c in draw(1, 0, layout.num_emotion_tokens)], g, speaker_scored)
-            _add(row, [layout.token_id("</emo>")], g, False)
-            if stage == "listener":
-                code = 0 if codes is None else codes[index][g]
-                _add(row, [layout.token_id("<lr>")], g, False)
-                _add(row, [layout.listener_id(code)], g, codes is not None, slot=True)
-                _add(row, [layout.token_id("</lr>")], g, False)
-        rows.append(row)
-    width = max(len(row[0]) for row in rows)
-    batch = {
-        "input_ids": torch.full((len(rows), width), layout.pad_token_id),
-        "attention_mask": torch.zeros((len(rows), width), dtype=torch.long),
-        "group_ids": torch.full((len(rows), width), -1),
-        "listener_slot_mask": torch.zeros((len(rows), width), dtype=torch.bool),
-        "labels": torch.full((len(rows), width), -100),
-    }
-    for b, (ids, groups, slots, scored) in enumerate(rows):
-        n = len(ids)
-        batch["input_ids"][b, :n] = torch.tensor(ids)
-        batch["attention_mask"][b, :n] = 1
-        batch["group_ids"][b, :n] = torch.tensor(groups)
-        batch["listener_slot_mask"][b, :n] = torch.tensor(slots)
-        batch["labels"][b, :n] = torch.where(torch.tensor(scored), torch.tensor(ids), -100)
-    return batch
+    processor = ListenerProcessor(
+        text_tokenizer(), num_listener_tokens=layout.num_listener_tokens, num_acoustic_tokens=layout.num_acoustic_tokens,
+        num_content_tokens=layout.num_content_tokens, num_emotion_tokens=layout.num_emotion_tokens,
+        acoustic_rate=acoustic_rate,
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    clips = {"words": [], "history_words": [], "acoustic_codes": [], "emotion_ids": [], "num_frames": []}
+    for sample in samples:
+        counts, history = sample["words"], sample.get("history", 0)
+        num_frames = processor.group_size * len(counts)
+        word_end = [(processor.group_size * g + 4) / processor.fps for g, count in enumerate(counts) for _ in range(count)]
+        clips["words"].append([{"text": f"w{rng.integers(TEXT_VOCAB)}", "end": end} for end in word_end])
+        history_ends = [-0.05 * (history - k) for k in range(history)]
+        clips["history_words"].append([{"text": f"w{rng.integers(TEXT_VOCAB)}", "end": end} for end in history_ends])
+        num_codes = round(num_frames / processor.fps * acoustic_rate)
+        clips["acoustic_codes"].append(rng.integers(layout.num_acoustic_tokens, size=num_codes).tolist())
+        clips["emotion_ids"].append(rng.integers(layout.num_emotion_tokens, size=len(counts)).tolist())
+        clips["num_frames"].append(num_frames)
+    return dict(processor(**clips, listener_codes=codes, stage=stage, return_tensors="pt"))
 
 
-def _add(row, tokens, group, scored, slot=False):
-    for column, value in zip(row, (None, group, slot, scored)):
-        column.extend(tokens if value is None else [value] * len(tokens))
-
-
-SAMPLES = [
-    {"history": 3, "groups": [(2, 5), (0, 7), (1, 6)]},
-    {"history": 0, "groups": [(0, 6), (3, 4), (0, 5)]},
-]
+SAMPLES = [{"history": 3, "words": [2, 0, 1]}, {"history": 0, "words": [0, 3, 0]}]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +94,6 @@ def model():
 def test_vocabulary_is_extended_and_both_heads_score_their_spaces(model):
     layout = model.config.layout
     batch = make_batch(layout, SAMPLES)
-    batch.pop("labels")
     out = model(**batch)
     length = batch["input_ids"].shape[1]
     assert model.get_input_embeddings().num_embeddings == layout.vocab_size
@@ -191,6 +175,7 @@ def test_mixed_labels_sum_both_losses_and_reach_the_new_rows():
 
 def test_labels_that_score_nothing_or_have_the_wrong_shape_are_refused(model):
     batch = make_batch(model.config.layout, SAMPLES)
+    batch["labels"] = torch.full_like(batch["input_ids"], -100)
     with pytest.raises(ValueError, match="score no position"):
         model(**batch)
     batch["labels"] = batch["labels"][:, :-1]
@@ -211,14 +196,12 @@ def test_save_and_load_needs_no_backbone_files(model, tmp_path):
     assert type(loaded) is ListenerForCausalLM
     assert loaded.generation_config.seed == 11
     batch = make_batch(model.config.layout, SAMPLES)
-    batch.pop("labels")
     torch.testing.assert_close(loaded(**batch).listener_logits, model(**batch).listener_logits, rtol=0, atol=0)
 
 
 def test_a_saved_model_loads_in_a_fresh_process_without_mmlistener(model, tmp_path, run_python):
     model.save_pretrained(tmp_path / "model")
     batch = make_batch(model.config.layout, SAMPLES)
-    batch.pop("labels")
     torch.save(batch, tmp_path / "batch.pt")
     expected = model.generate(**batch).tolist()
     result = run_python(

@@ -215,20 +215,30 @@ def _lm_flags(dataset, output, steps, **extra):
     return [item for name, value in settings.items() for item in (f"--{name}", str(value))]
 
 
+def _train_losses(result) -> list[float]:
+    """The training loss of every logged step of a run, in step order (`logging_steps=1`)."""
+    return [record["train/loss"] for record in result.log_history if "train/loss" in record]
+
+
 def test_listener_stages_train_and_save_model_processor_and_card(tokenised_dir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoProcessor
 
     from mmlistener.training import train_listener
 
-    stage1 = train_listener.parse_and_run(
-        _lm_flags(tokenised_dir, tmp_path / "stage1", 2, stage="speaker", backbone_config_overrides=TINY_GPT2)
-    )
-    assert stage1.step == 2 and np.isfinite(stage1.train_loss) and np.isfinite(stage1.eval_loss)
+    fast = {"logging_steps": 1, "learning_rate": 0.003}  # 8 steps at this rate lower each stage's loss visibly
+    stage1 = train_listener.parse_and_run(_lm_flags(
+        tokenised_dir, tmp_path / "stage1", 8, stage="speaker", backbone_config_overrides=TINY_GPT2, **fast
+    ))
+    assert stage1.step == 8 and np.isfinite(stage1.train_loss) and np.isfinite(stage1.eval_loss)
     before = load_file(tmp_path / "stage1" / "model.safetensors")
-    stage2 = train_listener.parse_and_run(
-        _lm_flags(tokenised_dir, tmp_path / "stage2", 2, stage="listener", model_name_or_path=tmp_path / "stage1")
-    )
-    assert stage2.step == 2
+    stage2 = train_listener.parse_and_run(_lm_flags(
+        tokenised_dir, tmp_path / "stage2", 8, stage="listener", model_name_or_path=tmp_path / "stage1", **fast
+    ))
+    assert stage2.step == 8
+    for result in (stage1, stage2):
+        losses = _train_losses(result)
+        assert len(losses) == 8 and all(np.isfinite(losses))
+        assert losses[-1] < losses[0] - 0.1, losses  # the loss falls (a rising one is as finite)
     after = load_file(tmp_path / "stage2" / "model.safetensors")
     assert not torch.equal(before["listener_head.weight"], after["listener_head.weight"])  # stage 2 trains it
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "stage2")
@@ -236,9 +246,12 @@ def test_listener_stages_train_and_save_model_processor_and_card(tokenised_dir, 
     assert type(model).__name__ == "ListenerForCausalLM"
     assert processor.layout == model.config.layout
     card = (tmp_path / "stage2" / "README.md").read_text()
-    assert "stage 2, listener fine-tuning" in card and "- steps: 2" in card
+    assert "stage 2, listener fine-tuning" in card and "- steps: 8" in card
     results = json.loads((tmp_path / "stage2" / "train_results.json").read_text())
-    assert results["step"] == 2 and results["samples_per_second"] > 0
+    assert results["step"] == 8 and results["samples_per_second"] > 0
+    assert [record["train/loss"] for record in results["log_history"] if "train/loss" in record] == _train_losses(
+        stage2
+    )
 
 
 def test_listener_stage_needs_codes_and_a_starting_point(dataset_dir, tmp_path):

@@ -44,6 +44,15 @@ def drop_acoustic_streams(processor) -> None:
         processor.modalities = kept
 
 
+def window_bounds(num_frames: int, window_frames: int, min_frames: int = 1) -> list[tuple[int, int]]:
+    """`(first, end)` frames of each window of a recording: `window_frames` each, the last one shorter; a last
+    window of fewer than `min_frames` frames joins the one before it (the VQ-VAE cannot decode it alone)."""
+    bounds = [(first, min(first + window_frames, num_frames)) for first in range(0, num_frames, window_frames)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_frames:
+        bounds[-2:] = [(bounds[-2][0], num_frames)]
+    return bounds
+
+
 def speaker_windows(
     processor,
     num_frames: int,
@@ -52,26 +61,27 @@ def speaker_windows(
     codes: dict | None = None,
     speaker_motion: np.ndarray | None = None,
     speaker_shape: np.ndarray | None = None,
+    min_frames: int = 1,
 ) -> list[dict]:
     """The processor inputs of each window of a recording of `num_frames` frames.
 
     Args:
         processor (`ListenerProcessor`): its `modalities`, `fps`, `acoustic_rate` and `group_size` are used.
         num_frames (`int`): frames of the whole recording.
-        window_frames (`int`): frames per window (the last may be shorter).
+        window_frames (`int`): frames per window (the last may be shorter, or longer by less than `min_frames`).
         words (`list[dict]`, *optional*): `{"text", "start", "end"}` in seconds from the recording's start.
         codes (`dict`, *optional*): `{"acoustic": [...], "content": [...]}` at `acoustic_rate` over the recording.
         speaker_motion (`np.ndarray` of shape `(>= num_frames, 56)`, *optional*): emotion ids come from it;
             Neutral for every group without it.
         speaker_shape (`np.ndarray` of shape `(100,)`, *optional*): the speaker's beta for the emotion recogniser.
+        min_frames (`int`): fewest frames of a window (see `window_bounds`).
 
     Returns:
         `list` of example dicts (`num_frames`, `words`, `history_words`, `acoustic_codes`, `content_codes`,
         `emotion_ids` or `speaker_motion` + `speaker_shape`).
     """
     windows = []
-    for first in range(0, num_frames, window_frames):
-        last = min(first + window_frames, num_frames)
+    for first, last in window_bounds(num_frames, window_frames, min_frames):
         start, end = first / processor.fps, last / processor.fps
         window = {"num_frames": last - first}
         if "words" in processor.modalities:
@@ -130,7 +140,10 @@ def listen(
     if any(name in processor.modalities for name in ACOUSTIC_STREAMS):
         _say(progress, "acoustic codes (SpeechTokenizer)")
         codes = dict(zip(("content", "acoustic"), processor.acoustic_codec.encode(audio)))
-    windows = speaker_windows(processor, num_frames, window_frames, words, codes, speaker_motion, speaker_shape)
+    # the VQ-VAE decodes at least `min_codes` codes: a shorter tail joins the window before it
+    min_frames = (pipeline.vqvae.config.min_codes - 1) * processor.group_size + 1
+    windows = speaker_windows(processor, num_frames, window_frames, words, codes, speaker_motion, speaker_shape,
+                              min_frames)
     for window in windows:
         window["listener_identity"] = np.asarray(listener_identity, dtype=np.float32)
     pipeline.progress = progress
@@ -142,4 +155,4 @@ def _say(progress: bool, stage: str) -> None:
         print(f"{stage} ...", flush=True)
 
 
-__all__ = ["check_speech", "drop_acoustic_streams", "listen", "speaker_windows"]
+__all__ = ["check_speech", "drop_acoustic_streams", "listen", "speaker_windows", "window_bounds"]

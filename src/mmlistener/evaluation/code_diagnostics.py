@@ -19,29 +19,37 @@ def prefix_code_agreement(vqvae, motions: Sequence[np.ndarray]) -> dict[str, flo
     """Share of codes that do not change when the frames after their group arrive.
 
     For each window `(T, 56)` of `G = T // rate` complete groups, code `g` of the prefix of `(g + 1) * rate`
-    frames is compared with code `g` of the whole window.
+    frames is compared with code `g` of the whole window, for every group whose prefix has at least
+    `vqvae.config.min_frames` frames: an instance-norm encoder needs 2 latent steps, so its comparison starts
+    at group 1 (a causal one's group-0 code is the same fixed start code for every input).
 
     Args:
         vqvae (`IdentityVQVAE`): the tokeniser (put in eval mode).
         motions (`list` of `np.ndarray` of shape `(T_i, 56)`): raw listener motion.
 
     Returns:
-        `dict`: `agreement` (share over all codes), `first_group` and `last_group` (share at the first and
-        the last group of the windows: a prefix of one group against the whole window, and the whole window
-        against itself) and `num_codes`.
+        `dict`: `agreement` (share over the compared codes), `first_group` and `last_group` (share at the
+        first compared group and the last group of the windows: the shortest prefix the VQ-VAE encodes against
+        the whole window, and the whole window against itself) and `num_codes` (codes compared).
     """
     vqvae.eval()
     rate = vqvae.config.downsample_rate
+    start = -(-vqvae.config.min_frames // rate) - 1  # the first group whose prefix is long enough to encode
     equal, first, last = [], [], []
     for index, motion in enumerate(motions):
         motion = torch.as_tensor(np.asarray(motion, dtype=np.float32))
         groups = len(motion) // rate
         if groups == 0:
             raise ValueError(f"window {index} has {len(motion)} frames, fewer than one group of {rate}")
+        if groups <= start:
+            raise ValueError(
+                f"window {index} has {groups} complete groups of {rate} frames; the VQ-VAE encodes "
+                f"{vqvae.config.min_frames} frames or more (config.min_frames), so no prefix can be compared"
+            )
         motion = motion[: groups * rate].to(vqvae.device)
-        full = vqvae.encode(motion[None]).codes[0]
-        prefixes = torch.stack([vqvae.encode(motion[None, : (g + 1) * rate]).codes[0, g] for g in range(groups)])
-        same = (prefixes == full).cpu().numpy()
+        full = vqvae.encode(motion[None]).codes[0, start:]
+        prefixes = [vqvae.encode(motion[None, : (g + 1) * rate]).codes[0, g] for g in range(start, groups)]
+        same = (torch.stack(prefixes) == full).cpu().numpy()
         equal.append(same)
         first.append(same[0])
         last.append(same[-1])

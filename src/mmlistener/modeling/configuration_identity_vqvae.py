@@ -129,6 +129,26 @@ class IdentityVQVAEConfig(PreTrainedConfig):
         return self.downsample_rate.bit_length() - 1
 
     @property
+    def min_frames(self) -> int:
+        """Fewest motion frames whose codes depend on the motion.
+
+        An instance norm over time maps a single step to its bias: `encoder_norm="instance"` needs 2 latent
+        steps (more than `downsample_rate` frames), `encoder_input_norm="instance"` 2 frames. With
+        `causal_encoder` the statistics at step `t` are those of steps `0..t`, so the first latent step of any
+        clip is such a single step: its code is the same for every input (a fixed start code), and the codes
+        from the second step on carry the motion.
+        """
+        if self.encoder_norm == "instance":
+            return self.downsample_rate + 1
+        return 2 if self.encoder_input_norm == "instance" else 1
+
+    @property
+    def min_codes(self) -> int:
+        """Fewest codes whose decoded motion depends on the codes: an instance norm over time (`"instance"`,
+        `"adain"`) in the decoder maps the latents of a single code to its bias (or the identity's shift)."""
+        return 2 if self.decoder_norm in ("instance", "adain") else 1
+
+    @property
     def is_adaptive(self) -> bool:
         """Whether the decoder needs the identity (AdaIN / AdaLN)."""
         return self.decoder_norm in ADAPTIVE_NORMS

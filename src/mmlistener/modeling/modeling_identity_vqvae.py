@@ -409,10 +409,13 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
     r"""Identity-disentangled motion VQ-VAE (the paper's listener tokenizer).
 
     Takes RAW 3DMM motion and returns raw motion: normalisation by the `motion_mean` / `motion_std`
-    buffers happens inside (set them from the training data with `set_motion_statistics`). Any frame
-    count works: a sequence whose length is not a multiple of `downsample_rate` is padded at the end by
-    repeating its last frame, encoded to `ceil(frames / rate)` codes, and the reconstruction is trimmed
-    back to `frames` (losses only see real frames). `decode` returns `codes_len * rate` frames.
+    buffers happens inside (set them from the training data with `set_motion_statistics`). A sequence
+    whose length is not a multiple of `downsample_rate` is padded at the end by repeating its last frame,
+    encoded to `ceil(frames / rate)` codes, and the reconstruction is trimmed back to `frames` (losses only
+    see real frames). `decode` returns `codes_len * rate` frames. Too short a clip is refused: an instance
+    norm over time maps a single step to a constant, so the instance-norm encoder needs more than
+    `downsample_rate` frames (`config.min_frames`) and an instance-norm or AdaIN decoder 2 codes
+    (`config.min_codes`).
 
     In training mode `forward` also updates the EMA codebook; `encode`, `decode` and eval-mode
     `forward` never change it.
@@ -481,8 +484,25 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
             raise ValueError(f"motion has no sequences or no frames: shape {tuple(motion.shape)}")
         if not torch.isfinite(motion).all():
             raise ValueError("motion contains NaN or infinite values")
+        self._check_frame_count(motion.shape[1])
         motion = motion.to(device=self.motion_mean.device, dtype=self.motion_mean.dtype)
         return (motion - self.motion_mean) / self.motion_std
+
+    def _check_frame_count(self, frames: int) -> None:
+        """A ValueError when `frames` are too few for codes that depend on the motion (`config.min_frames`)."""
+        config = self.config
+        if frames >= config.min_frames:
+            return
+        if config.encoder_norm == "instance":
+            raise ValueError(
+                f"motion has {frames} frames: the encoder's instance norm normalises each channel over time, so it "
+                f"needs at least 2 latent steps, i.e. more than downsample_rate={config.downsample_rate} frames "
+                f"({config.min_frames} or more); with one step its codes would not depend on the motion"
+            )
+        raise ValueError(
+            f"motion has {frames} frame: the encoder's input instance norm normalises each motion channel over "
+            f"time, so it needs at least {config.min_frames} frames; with one its codes would not depend on the motion"
+        )
 
     def _checked_identity(self, identity: torch.Tensor | None, batch: int, source: str) -> torch.Tensor | None:
         """The identity `(batch, identity_dim)` the decoder needs, or None for a non-adaptive decoder; `source`
@@ -546,7 +566,8 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         r"""Encode, quantise and decode; compute the training losses.
 
         Args:
-            motion (`torch.FloatTensor` of shape `(batch, frames, motion_dim)`): raw motion, any frame count.
+            motion (`torch.FloatTensor` of shape `(batch, frames, motion_dim)`): raw motion, at least
+                `config.min_frames` frames (more than `downsample_rate` with the instance-norm encoder).
             identity (`torch.FloatTensor` of shape `(batch, identity_dim)`, *optional*): the identity (FLAME
                 shape beta); required when `decoder_norm` is `"adain"` or `"adaln"`, ignored otherwise.
             return_dict (`bool`, *optional*): return an [`IdentityVQVAEOutput`] (default) or a tuple.
@@ -589,7 +610,8 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         r"""Motion to codes (no codebook update; the encoder needs no identity).
 
         Args:
-            motion (`torch.FloatTensor` of shape `(batch, frames, motion_dim)`): raw motion, any frame count.
+            motion (`torch.FloatTensor` of shape `(batch, frames, motion_dim)`): raw motion, at least
+                `config.min_frames` frames (more than `downsample_rate` with the instance-norm encoder).
 
         Returns:
             [`IdentityVQVAEEncoderOutput`] with `codes (batch, ceil(frames / downsample_rate))` and `latents`.
@@ -604,7 +626,8 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         r"""Codes to raw motion in the style of `identity`.
 
         Args:
-            codes (`torch.LongTensor` of shape `(batch, codes_len)`): indices in `[0, codebook_size)`.
+            codes (`torch.LongTensor` of shape `(batch, codes_len)`): indices in `[0, codebook_size)`; at least
+                `config.min_codes` per row (2 with an instance-norm or AdaIN decoder).
             identity (`torch.FloatTensor` of shape `(batch, identity_dim)`, *optional*): required when the
                 decoder is adaptive.
 
@@ -618,6 +641,12 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
             )
         if codes.dtype.is_floating_point or codes.dtype == torch.bool:
             raise ValueError(f"codes must be integers, got {codes.dtype}")
+        if codes.shape[1] < self.config.min_codes:
+            raise ValueError(
+                f"codes has {codes.shape[1]} code per row: the decoder's {self.config.decoder_norm} norm normalises "
+                f"each channel over time, so it needs at least {self.config.min_codes} codes; from one it would "
+                "decode the same motion whatever the code"
+            )
         size = self.config.codebook_size
         if codes.min() < 0 or codes.max() >= size:
             raise ValueError(

@@ -9,28 +9,31 @@ Per clip of `T` frames, cut into groups of `r = group_size` frames (group `g` co
 Which speaker streams appear is the `modalities` setting. Stage "speaker" (eq. 2) drops the
 listener blocks and scores words, acoustic, content and emotion tokens; stage "listener" fills the
 listener slots with the given codes and scores them.
+
+This file owns the interleaving; each other job has its own file: `word_timing.py` (which group a timed word
+enters, the history kept), `streams.py` (codes and emotion ids checked and cut into groups), `batching.py`
+(one clip or a batch; right padding) and `decoding.py` (ids back to readable text, lengths against a context).
 """
 
 import json
 import math
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import torch
 from transformers import BatchEncoding, ProcessorMixin
 
-from ..modeling.configuration_listener import SPECIAL_TOKENS, TokenLayout
+from ..modeling.configuration_listener import TokenLayout
 from .audio import SAMPLE_RATE, prepare_audio
+from .batching import IGNORE_INDEX, pad_rows, split_batch
+from .decoding import decode_tokens, sequence_length_report
 from .emotion import group_emotion_ids
 from .speech_tokenizer import CODE_RATE
+from .streams import as_ids, checked_emotion_ids, checked_motion, group_codes
+from .word_timing import check_words_after_the_clip, recent_history, trim_history, word_frames, word_times
 
 MODALITIES = ("words", "acoustic", "content", "emotion")
 DEFAULT_MODALITIES = ("words", "acoustic", "emotion")
 STAGES = ("listener", "speaker")
-IGNORE_INDEX = -100
-# Values per frame of speaker motion: FLAME expression (50), head rotation (3), jaw (3), as in `mmlistener.data`.
-MOTION_DIM = 56
 # Keys of a dataset example (see mmlistener.data) that `encode_examples` reads.
 EXAMPLE_KEYS = (
     "words",
@@ -326,7 +329,7 @@ class ListenerProcessor(ProcessorMixin):
             "num_frames": num_frames,
             "listener_codes": listener_codes,
         }
-        samples = _split_batch(inputs)
+        samples = split_batch(inputs)
         return self._encode_samples(samples, stage=stage, max_length=max_length, return_tensors=return_tensors)
 
     def encode_examples(
@@ -371,43 +374,13 @@ class ListenerProcessor(ProcessorMixin):
                 f"sample {index} makes {lengths[index]} tokens, more than max_length={max_length}: shorten the "
                 "window, lower max_history_tokens or drop a modality"
             )
-        return self._pad(rows, lengths, with_labels, return_tensors)
-
-    def _pad(self, rows, lengths, with_labels, return_tensors) -> BatchEncoding:
-        batch, longest = len(rows), max(lengths)
-        input_ids = np.full((batch, longest), self.layout.pad_token_id, dtype=np.int64)
-        attention_mask = np.zeros((batch, longest), dtype=np.int64)
-        group_ids = np.full((batch, longest), -1, dtype=np.int64)
-        slot_mask = np.zeros((batch, longest), dtype=bool)
-        labels = np.full((batch, longest), IGNORE_INDEX, dtype=np.int64)
-        for i, (ids, groups, slots, scored) in enumerate(rows):
-            n = len(ids)
-            input_ids[i, :n] = ids
-            attention_mask[i, :n] = 1
-            group_ids[i, :n] = groups
-            slot_mask[i, :n] = slots
-            labels[i, :n] = np.where(scored, ids, IGNORE_INDEX)
-        data = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "group_ids": group_ids,
-            "listener_slot_mask": slot_mask,
-        }
-        if with_labels:
-            data["labels"] = labels
-        if return_tensors == "pt":
-            data = {key: torch.from_numpy(value) for key, value in data.items()}
-        elif return_tensors is None:
-            data = {key: value.tolist() for key, value in data.items()}
-        elif return_tensors != "np":
-            raise ValueError(f"return_tensors must be 'pt', 'np' or None, got {return_tensors!r}")
-        return BatchEncoding(data)
+        return pad_rows(rows, self.layout.pad_token_id, with_labels, return_tensors)
 
     def _encode_one(self, sample: dict, stage: str):
         """One clip -> (ids, group ids, listener-slot flags, scored flags), all numpy arrays."""
         sample = dict(sample)
         if sample.get("speaker_motion") is not None:
-            sample["speaker_motion"] = _checked_motion(sample["speaker_motion"])
+            sample["speaker_motion"] = checked_motion(sample["speaker_motion"])
         if sample.get("audio") is not None:
             sample["audio"] = prepare_audio(sample["audio"], sample.get("sampling_rate"))
         num_frames = self._num_frames(sample)
@@ -419,10 +392,9 @@ class ListenerProcessor(ProcessorMixin):
             window_words, history = self._split_words(sample, num_frames, num_groups)
         else:
             window_words, history = [[] for _ in range(num_groups)], []
-        if "acoustic" in self.modalities:
-            streams["acoustic"] = self._group_codes(sample.get("acoustic_codes"), num_frames, num_groups, "acoustic")
-        if "content" in self.modalities:
-            streams["content"] = self._group_codes(sample.get("content_codes"), num_frames, num_groups, "content")
+        for name in ("acoustic", "content"):
+            if name in self.modalities:
+                streams[name] = self._group_codes(sample.get(f"{name}_codes"), num_frames, num_groups, name)
         if "emotion" in self.modalities:
             streams["emotion"] = self._emotion_ids(sample, num_frames, num_groups)
         listener_codes = sample.get("listener_codes") if stage == "listener" else None
@@ -449,7 +421,7 @@ class ListenerProcessor(ProcessorMixin):
         codes = sample.get("listener_codes")
         if codes is None:
             return self.num_groups(num_frames)
-        codes = _as_ids(codes, "listener_codes")
+        codes = as_ids(codes, "listener_codes")
         allowed = {num_frames // self.group_size, self.num_groups(num_frames)} - {0}
         if len(codes) not in allowed:
             raise ValueError(
@@ -487,116 +459,40 @@ class ListenerProcessor(ProcessorMixin):
 
     # -- words -------------------------------------------------------------------------------------
 
-    def _word_times(self, words, name: str) -> list[tuple[str, float, float]]:
-        """`(text, start, end)` of each non-blank word, sorted by end; `start` is `end` when not given."""
-        if isinstance(words, dict):  # columnar form {"text": [...], "end": [...]} (a datasets Sequence)
-            words = [dict(zip(words, values)) for values in zip(*words.values())]
-        parsed = []
-        for word in () if words is None else words:
-            if not isinstance(word, Mapping) or "text" not in word or "end" not in word:
-                raise ValueError(f"each of {name} needs 'text' and 'end' (seconds), got {word!r}")
-            end = _seconds(word, "end", name)
-            start = end if word.get("start") is None else _seconds(word, "start", name)
-            if start > end:
-                raise ValueError(f"{name} has a word that starts after it ends: {word}")
-            text = str(word["text"]).strip()
-            if text:
-                parsed.append((text, start, end))
-        parsed.sort(key=lambda item: item[2])
-        return parsed
-
-    def _check_words_after_the_clip(self, words, frames: list[int], num_frames: int) -> None:
-        """Error when every word starts after the clip's end (times in ms?); a warning when some do.
-
-        A word that starts inside the clip and ends after it (the last word of a cut) is dropped without notice.
-        """
-        clip_end = num_frames / self.fps
-        late = [(text, start) for (text, start, _), frame in zip(words, frames) if frame >= num_frames
-                and start >= clip_end - 1e-6]
-        if not late:
-            return
-        text, start = min(late, key=lambda item: item[1])
-        where = f"the clip's end ({clip_end:.2f} s: {num_frames} frames at {self.fps} fps)"
-        if len(late) == len(words):
-            raise ValueError(
-                f"words: every word starts after {where}, the first {text!r} at {start:.3f} s; word times must "
-                "be seconds from the clip's first frame (milliseconds?)"
-            )
-        warnings.warn(
-            f"words: {len(late)} of {len(words)} words start after {where} and are dropped, the first "
-            f"{text!r} at {start:.3f} s",
-            stacklevel=6,  # the caller of __call__ or encode_examples
-        )
-
     def _tokenize_words(self, texts: list[str]) -> list[list[int]]:
         if not texts:
             return []
         return self.tokenizer([self.word_prefix + text for text in texts], add_special_tokens=False)["input_ids"]
 
     def _split_words(self, sample, num_frames: int, num_groups: int):
-        """Token ids of the words of each group, and of the history (already trimmed)."""
-        words = self._word_times(sample.get("words"), "words")
-        history = self._word_times(sample.get("history_words"), "history_words")
-        epsilon = 1e-6
-        for text, _, end in words:
-            if end < -epsilon:
-                raise ValueError(
-                    f"words: {text!r} ends at {end:.3f} s, before the clip's first frame: pass it in history_words"
-                )
-        for text, _, end in history:
-            if end > epsilon:
-                raise ValueError(f"history_words: {text!r} ends at {end:.3f} s, after the clip's first frame")
-        history = [(text, end) for text, _, end in history if end >= -self.history_seconds - epsilon]
-        frames = [math.ceil(end * self.fps - epsilon) for _, _, end in words]
-        # a word ending exactly on the clip's last boundary belongs to the last frame
-        frames = [num_frames - 1 if frame == num_frames else frame for frame in frames]
-        self._check_words_after_the_clip(words, frames, num_frames)
+        """Token ids of the words of each group, and of the history (trimmed to `max_history_tokens`)."""
+        words = word_times(sample.get("words"), "words")
+        history = word_times(sample.get("history_words"), "history_words")
+        frames = word_frames(words, num_frames, self.fps)
+        history_texts = recent_history(history, self.history_seconds)
+        check_words_after_the_clip(words, frames, num_frames, self.fps)
         kept = [(text, frame // self.group_size) for (text, _, _), frame in zip(words, frames) if frame < num_frames]
         kept = [(text, group) for text, group in kept if group < num_groups]
-        token_ids = self._tokenize_words([text for text, _ in history] + [text for text, _ in kept])
-        history_ids, window_ids = token_ids[: len(history)], token_ids[len(history) :]
+        token_ids = self._tokenize_words(history_texts + [text for text, _ in kept])
+        history_ids, window_ids = token_ids[: len(history_texts)], token_ids[len(history_texts) :]
         per_group: list[list[int]] = [[] for _ in range(num_groups)]
         for (_, group), ids in zip(kept, window_ids):
             per_group[group].extend(ids)
-        budget, trimmed = self.max_history_tokens, []
-        for ids in reversed(history_ids):
-            if len(ids) > budget:
-                break
-            trimmed.append(ids)
-            budget -= len(ids)
-        history_tokens = [token for ids in reversed(trimmed) for token in ids]
-        return per_group, history_tokens
+        return per_group, trim_history(history_ids, self.max_history_tokens)
 
     # -- codes and emotion -------------------------------------------------------------------------
 
     def _group_codes(self, codes, num_frames: int, num_groups: int, name: str) -> list[np.ndarray]:
-        """Token ids of the `{name}_codes` of each group; none given (or an empty list) gives empty blocks.
-
-        A code count farther than one group's worth from the clip's (`num_frames / fps * acoustic_rate`) is an
-        error: codes at another rate or from another clip. Codes past the clip (within that margin) are dropped.
-        """
+        """Token ids of the `{name}_codes` of each group (see `streams.group_codes`)."""
         size = self.num_acoustic_tokens if name == "acoustic" else self.num_content_tokens
         offset = self.layout.acoustic_offset if name == "acoustic" else self.layout.content_offset
-        codes = _as_ids(codes, f"{name}_codes")
-        if len(codes) and (codes.min() < 0 or codes.max() >= size):
-            raise ValueError(f"{name}_codes must lie in [0, {size}), got [{codes.min()}, {codes.max()}]")
-        expected, margin = num_frames / self.fps * self.acoustic_rate, self.group_seconds * self.acoustic_rate
-        if len(codes) and abs(len(codes) - expected) > margin:
-            raise ValueError(
-                f"{name}_codes has {len(codes)} codes but the clip needs {expected:.1f} ({num_frames} frames at "
-                f"{self.fps} fps = {num_frames / self.fps:.2f} s at {self.acoustic_rate} codes/s); more than one "
-                f"group ({margin:.1f} codes) apart means codes at another rate or from another clip"
-            )
-        # Code k covers [k, k + 1) / rate seconds. Like a word, it enters the group holding frame ceil(end * fps),
-        # the first frame that starts once it is complete: no stream looks ahead of another.
-        frames = -((-(np.arange(len(codes)) + 1) * self.fps) // self.acoustic_rate)
-        frames[frames == num_frames] = num_frames - 1  # a code ending on the clip's last boundary
-        kept = frames < num_frames
-        groups, ids = frames[kept] // self.group_size, codes[kept] + offset
-        bounds = np.searchsorted(groups, np.arange(num_groups + 1))
-        return [ids[bounds[g] : bounds[g + 1]] for g in range(num_groups)]
+        per_group = group_codes(
+            codes, f"{name}_codes", size, num_frames, num_groups, self.fps, self.group_size, self.acoustic_rate
+        )
+        return [ids + offset for ids in per_group]
 
     def _emotion_ids(self, sample, num_frames: int, num_groups: int) -> np.ndarray:
+        """Token ids of the emotion of each group: `emotion_ids`, or derived from the speaker's motion."""
         emotion = sample.get("emotion_ids")
         if emotion is None or len(emotion) == 0:
             motion, shape = sample.get("speaker_motion"), sample.get("speaker_shape")
@@ -605,17 +501,7 @@ class ListenerProcessor(ProcessorMixin):
                     "the emotion modality needs emotion_ids, or speaker_motion and speaker_shape to derive them"
                 )
             emotion = self.emotion_ids_from_motion(motion, shape, num_groups=num_groups)
-        emotion = _as_ids(emotion, "emotion_ids")
-        if not num_groups <= len(emotion) <= self.num_groups(num_frames):
-            raise ValueError(
-                f"emotion_ids: {len(emotion)} emotion ids for {num_groups} groups; need one per group of {self.group_size} "
-                f"frames ({num_frames} frames)"
-            )
-        emotion = emotion[:num_groups]
-        if len(emotion) and (emotion.min() < 0 or emotion.max() >= self.num_emotion_tokens):
-            raise ValueError(
-                f"emotion_ids must lie in [0, {self.num_emotion_tokens}), got [{emotion.min()}, {emotion.max()}]"
-            )
+        emotion = checked_emotion_ids(emotion, num_frames, num_groups, self.group_size, self.num_emotion_tokens)
         return emotion + self.layout.emotion_offset
 
     def emotion_ids_from_motion(self, speaker_motion, speaker_shape, num_groups: int | None = None) -> list[int]:
@@ -623,7 +509,7 @@ class ListenerProcessor(ProcessorMixin):
 
         Per-frame class probabilities from the emotion recogniser, averaged over each group, argmax.
         """
-        motion = _checked_motion(speaker_motion)
+        motion = checked_motion(speaker_motion)
         shape = np.asarray(speaker_shape, dtype=np.float32).reshape(-1)
         if num_groups is not None:
             if num_groups * self.group_size > len(motion) + self.group_size - 1:
@@ -674,57 +560,13 @@ class ListenerProcessor(ProcessorMixin):
     # ----------------------------------------------------------------------------------------------
 
     def sequence_length_report(self, encoding, config_or_model) -> dict:
-        """How the longest sequence of `encoding` compares with a model's context.
-
-        Args:
-            encoding: a processor output (`input_ids` or `attention_mask` present).
-            config_or_model: a [`ListenerConfig`], a [`ListenerForCausalLM`], or any config with
-                `max_position_embeddings` / `n_positions`.
-
-        Returns:
-            `dict` with `longest`, `max_position_embeddings`, `fits` (bool) and `overflow` (tokens too many).
-        """
-        config = getattr(config_or_model, "config", config_or_model)
-        context = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
-        if context is None:
-            raise ValueError(f"cannot tell the context length of {type(config).__name__}")
-        mask = encoding["attention_mask"]
-        longest = int(np.asarray(mask.sum(-1) if hasattr(mask, "sum") else [sum(row) for row in mask]).max())
-        return {
-            "longest": longest,
-            "max_position_embeddings": int(context),
-            "fits": longest <= int(context),
-            "overflow": max(0, longest - int(context)),
-        }
+        """How the longest sequence of `encoding` compares with a model's context (see
+        `decoding.sequence_length_report`): `longest`, `max_position_embeddings`, `fits`, `overflow`."""
+        return sequence_length_report(encoding, config_or_model)
 
     def decode(self, token_ids) -> str:
         """Readable form of one sequence: text, then `<A17>`, `<C3>`, `<E:1>`, `<L42>` for codes; no padding."""
-        ids = np.asarray(token_ids.tolist() if hasattr(token_ids, "tolist") else token_ids, dtype=np.int64)
-        layout, parts, text = self.layout, [], []
-        blocks = (
-            (layout.listener_offset, layout.num_listener_tokens, "L"),
-            (layout.acoustic_offset, layout.num_acoustic_tokens, "A"),
-            (layout.content_offset, layout.num_content_tokens, "C"),
-            (layout.emotion_offset, layout.num_emotion_tokens, "E:"),
-        )
-        for token in ids.tolist():
-            if token == layout.pad_token_id:
-                continue
-            if token < layout.text_vocab_size:
-                text.append(token)
-                continue
-            if text:
-                parts.append(self.tokenizer.decode(text).strip())
-                text = []
-            for offset, size, tag in blocks:
-                if offset <= token < offset + size:
-                    parts.append(f"<{tag}{token - offset}>")
-                    break
-            else:
-                parts.append(_special_name(layout, token))
-        if text:
-            parts.append(self.tokenizer.decode(text).strip())
-        return " ".join(part for part in parts if part)
+        return decode_tokens(token_ids, self.layout, self.tokenizer)
 
     def batch_decode(self, sequences) -> list[str]:
         """[`decode`] of each row of `sequences (B, L)` (padding stripped)."""
@@ -735,104 +577,12 @@ class ListenerProcessor(ProcessorMixin):
         return ["input_ids", "attention_mask", "group_ids", "listener_slot_mask"]
 
 
-def _checked_motion(motion) -> np.ndarray:
-    """`speaker_motion` as float32 `(T, 56)` with `T > 0` and finite values, or a ValueError saying what is wrong."""
-    try:
-        motion = np.asarray(motion, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"speaker_motion must be numbers of shape (T, {MOTION_DIM}): {error}") from None
-    if motion.ndim != 2 or len(motion) == 0 or motion.shape[1] != MOTION_DIM:
-        raise ValueError(
-            f"speaker_motion must have shape (T, {MOTION_DIM}) with T > 0 (FLAME expression 50, head rotation 3, "
-            f"jaw 3 per frame), got {motion.shape}"
-        )
-    if not np.isfinite(motion).all():
-        raise ValueError("speaker_motion contains NaN or infinite values")
-    return motion
-
-
 def _frame_count(value) -> int:
     """`num_frames` as an int: an integer, or a float with a whole value; a ValueError otherwise."""
     whole_float = isinstance(value, (float, np.floating)) and float(value).is_integer()
     if whole_float or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
         return int(value)
     raise ValueError(f"num_frames must be a whole number of frames, got {value!r}")
-
-
-def _seconds(word: Mapping, key: str, name: str) -> float:
-    """`word[key]` as finite seconds, or a ValueError naming `name` (words or history_words) and the word."""
-    try:
-        value = float(word[key])
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} has a word whose {key!r} is not a number of seconds: {word}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} has a word with a non-finite {key} time: {word}")
-    return value
-
-
-def _as_ids(values, name: str) -> np.ndarray:
-    """`values` (a flat list of integers, or of floats with whole values) as int64; a ValueError naming `name`."""
-    try:
-        ids = np.asarray([] if values is None else values)
-    except ValueError as error:  # ragged nesting
-        raise ValueError(f"{name} must be a flat list of integers: {error}") from None
-    if ids.ndim != 1:
-        raise ValueError(f"{name} must be a flat list of integers, got shape {ids.shape}")
-    whole_floats = ids.dtype.kind == "f" and np.isfinite(ids).all() and (ids == np.round(ids)).all()
-    if len(ids) and ids.dtype.kind not in "iu" and not whole_floats:
-        raise ValueError(f"{name} must be integers, got {ids.dtype} values such as {ids[0]!r}")
-    return ids.astype(np.int64)
-
-
-def _special_name(layout: TokenLayout, token: int) -> str:
-    index = token - layout.special_offset
-    if 0 <= index < len(SPECIAL_TOKENS):
-        return SPECIAL_TOKENS[index]
-    raise ValueError(f"token id {token} is outside the vocabulary of {layout.vocab_size}")
-
-
-# --------------------------------------------------------------------------------------------------
-# single clip or batch?
-
-
-def _is_batched(name: str, value) -> bool | None:
-    """True / False when `value` tells whether the call is batched, None when it cannot tell."""
-    if value is None:
-        return None
-    if name in ("num_frames", "sampling_rate"):
-        return not np.isscalar(value)
-    item_ndim = {"speaker_motion": 2, "speaker_shape": 1, "audio": 1}.get(name)
-    if item_ndim is not None:
-        if isinstance(value, (list, tuple)):
-            return len(value) > 0 and np.ndim(value[0]) >= item_ndim
-        if name == "audio":
-            return None  # an array may be stereo (2-D): batches of audio are lists
-        return np.ndim(value) == item_ndim + 1
-    if name in ("words", "history_words") and isinstance(value, dict):
-        return False  # one clip's words in columnar form
-    if len(value) == 0:
-        return None
-    first = value[0]
-    if name in ("words", "history_words"):
-        return not (isinstance(first, dict) and np.ndim(first.get("text")) == 0)
-    return np.ndim(first) > 0
-
-
-def _split_batch(inputs: dict) -> list[dict]:
-    verdicts = {name: _is_batched(name, value) for name, value in inputs.items()}
-    decided = {verdict for verdict in verdicts.values() if verdict is not None}
-    if len(decided) > 1:
-        batched = sorted(name for name, verdict in verdicts.items() if verdict)
-        single = sorted(name for name, verdict in verdicts.items() if verdict is False)
-        raise ValueError(f"mixed single and batched inputs: {batched} look batched, {single} look single")
-    if decided != {True}:
-        return [inputs]
-    sizes = {name: len(value) for name, value in inputs.items() if value is not None and verdicts[name] is not False}
-    sizes = {name: size for name, size in sizes.items() if verdicts[name] or size}
-    if len(set(sizes.values())) > 1:
-        raise ValueError(f"batched inputs have different lengths: {sizes}")
-    batch = next(iter(sizes.values()))
-    return [{name: (None if value is None else value[i]) for name, value in inputs.items()} for i in range(batch)]
 
 
 __all__ = ["ListenerProcessor", "MODALITIES", "DEFAULT_MODALITIES", "IGNORE_INDEX"]

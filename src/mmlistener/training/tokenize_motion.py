@@ -37,6 +37,11 @@ def listener_codes(vqvae: IdentityVQVAE, motions: list, batch_size: int = 32) ->
             )
         if len(motion) < rate:
             raise ValueError(f"window {index} has {len(motion)} frames, fewer than one group of {rate}")
+        if len(motion) < vqvae.config.min_frames:
+            raise ValueError(
+                f"window {index} has {len(motion)} frames; the VQ-VAE's codes depend on the motion from "
+                f"{vqvae.config.min_frames} frames on (config.min_frames: an instance norm over time needs 2 steps)"
+            )
         by_length[len(motion)].append(index)
     codes = [None] * len(arrays)
     for indices in by_length.values():
