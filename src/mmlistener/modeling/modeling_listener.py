@@ -100,12 +100,18 @@ class ListenerGenerationConfig(GenerationConfig):
 
 
 @dataclass
-class _Sample:
-    """One sample's real tokens cut for generation: history, then per group (prefix | slot + suffix)."""
+class SampleTokens:
+    """One sample's real tokens cut for generation: history, then per group (prefix | slot + suffix).
+
+    Args:
+        history (`torch.LongTensor` of shape `(history_len,)`): the history words' ids.
+        prefixes (`list[torch.LongTensor]`): per group, its speaker tokens up to and including `<lr>`.
+        suffixes (`list[torch.LongTensor]`): per group, from its listener slot (index 0) to its end.
+    """
 
     history: torch.LongTensor
-    prefixes: list[torch.LongTensor]  # speaker tokens of group g up to and including `<lr>`
-    suffixes: list[torch.LongTensor]  # group g from its listener slot (index 0) to its end
+    prefixes: list[torch.LongTensor]
+    suffixes: list[torch.LongTensor]
 
     @property
     def num_groups(self) -> int:
@@ -113,6 +119,31 @@ class _Sample:
 
     def group_length(self, g: int) -> int:
         return len(self.prefixes[g]) + len(self.suffixes[g])
+
+
+@dataclass
+class GenerationRun:
+    """What generation keeps from one group to the next (see [`ListenerForCausalLM.start_generation`]).
+
+    Args:
+        samples (`list[SampleTokens]`): each sample's tokens; a stream appends each group's tokens as it comes.
+        config ([`GenerationConfig`]): the validated settings (greedy or sampling, `window_keep_fraction`).
+        processors ([`LogitsProcessorList`]): the config's warpers, then the caller's processors.
+        generator (`torch.Generator`, *optional*): the private generator of a seeded sampling run.
+        use_cache (`bool`): feed each group as one chunk through the KV cache; `False` recomputes the window.
+        picked (`torch.LongTensor` of shape `(batch, groups_done)`): the codes picked so far.
+        starts (`list[int]`): each sample's first kept group (the sliding window).
+        state (`dict`, *optional*): the KV cache, the running attention mask and each sample's next position.
+    """
+
+    samples: list[SampleTokens]
+    config: GenerationConfig
+    processors: LogitsProcessorList
+    generator: torch.Generator | None
+    use_cache: bool
+    picked: torch.LongTensor
+    starts: list[int]
+    state: dict | None = None
 
 
 class ListenerPreTrainedModel(PreTrainedModel):
@@ -384,6 +415,25 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         For streaming: group `g`'s codes only depend on speaker tokens of groups `0..g`.
         """
         kwargs.pop("labels", None)
+        samples = self._cut_samples(input_ids, attention_mask, listener_slot_mask, group_ids)
+        run = self.start_generation(samples, generation_config, logits_processor, use_cache, **kwargs)
+        for _ in range(max(sample.num_groups for sample in samples)):
+            yield self.generation_step(run)
+
+    def start_generation(
+        self,
+        samples: list[SampleTokens],
+        generation_config: GenerationConfig | None = None,
+        logits_processor: LogitsProcessorList | None = None,
+        use_cache: bool = True,
+        **kwargs,
+    ) -> GenerationRun:
+        """A [`GenerationRun`] over `samples`, before its first group: what [`generation_step`] advances.
+
+        `generate` cuts a processor batch into `samples` (step 1) and steps through all their groups; a stream
+        (`mmlistener.streaming.ListenerStream`) starts with one sample holding only its history and appends each
+        group's tokens before stepping. Arguments as in [`~ListenerForCausalLM.generate`].
+        """
         config = copy.deepcopy(generation_config or self.generation_config)
         unused = config.update(**kwargs)
         if unused:
@@ -392,40 +442,53 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         keep_fraction = float(getattr(config, "window_keep_fraction", 0.5))
         if not 0.0 < keep_fraction <= 1.0:
             raise ValueError(f"window_keep_fraction must lie in (0, 1], got {keep_fraction}")
-        processors = self._code_processors(config, logits_processor)
         generator = None
         if getattr(config, "seed", None) is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(config.seed))
+        return GenerationRun(
+            samples=samples,
+            config=config,
+            processors=self._code_processors(config, logits_processor),
+            generator=generator,
+            use_cache=use_cache,
+            picked=torch.zeros((len(samples), 0), dtype=torch.long, device=self.device),
+            starts=[0] * len(samples),
+        )
 
-        samples = self._cut_samples(input_ids, attention_mask, listener_slot_mask, group_ids)
-        num_groups = max(sample.num_groups for sample in samples)
+    @torch.no_grad()
+    def generation_step(self, run: GenerationRun) -> torch.LongTensor:
+        """Steps 2-4 of `generate` for the next group `g = run.picked.shape[1]`: the codes `(batch,)` picked.
+
+        Slides a sample's window when it would outgrow the positions, feeds group `g-1`'s suffix and group `g`'s
+        prefix through the KV cache (or re-prefills the window), picks the code at `<lr>` and records it in
+        `run`. A sample with fewer groups than `g + 1` repeats its last code.
+        """
+        samples, picked, starts = run.samples, run.picked, run.starts
+        g = picked.shape[1]
         limit = self.config.max_position_embeddings
-        starts = [0] * len(samples)
-        picked = torch.zeros((len(samples), 0), dtype=torch.long, device=self.device)
-        state = None
-        for g in range(num_groups):
-            active = [b for b, sample in enumerate(samples) if g < sample.num_groups]
-            previous = list(starts)
-            for b in active:
-                starts[b] = self._window_start(samples[b], g, starts[b], limit, keep_fraction)
-            refill = g == 0 or not use_cache or any(starts[b] != previous[b] for b in active)
-            if refill:
-                chunks = [self._window(samples[b], picked[b], starts[b], g) for b in range(len(samples))]
-            else:
-                chunks = [self._step_chunk(samples[b], picked[b], g) for b in range(len(samples))]
-            hidden, state = self._feed(chunks, None if refill else state, use_cache)
-            scores = self.listener_head(hidden).float()
-            scores = processors(picked, scores)
-            if config.do_sample:
-                probs = torch.softmax(scores, dim=-1)
-                step = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            else:
-                step = scores.argmax(dim=-1)
-            done = torch.tensor([g >= sample.num_groups for sample in samples], device=self.device)
-            if bool(done.any()):
-                step = torch.where(done, picked[:, -1], step)
-            picked = torch.cat([picked, step[:, None]], dim=1)
-            yield step
+        keep_fraction = float(getattr(run.config, "window_keep_fraction", 0.5))
+        active = [b for b, sample in enumerate(samples) if g < sample.num_groups]
+        previous = list(starts)
+        for b in active:
+            starts[b] = self._window_start(samples[b], g, starts[b], limit, keep_fraction)
+        refill = g == 0 or not run.use_cache or any(starts[b] != previous[b] for b in active)
+        if refill:
+            chunks = [self._window(samples[b], picked[b], starts[b], g) for b in range(len(samples))]
+        else:
+            chunks = [self._step_chunk(samples[b], picked[b], g) for b in range(len(samples))]
+        hidden, run.state = self._feed(chunks, None if refill else run.state, run.use_cache)
+        scores = self.listener_head(hidden).float()
+        scores = run.processors(picked, scores)
+        if run.config.do_sample:
+            probs = torch.softmax(scores, dim=-1)
+            step = torch.multinomial(probs, 1, generator=run.generator).squeeze(1)
+        else:
+            step = scores.argmax(dim=-1)
+        done = torch.tensor([g >= sample.num_groups for sample in samples], device=self.device)
+        if bool(done.any()):
+            step = torch.where(done, picked[:, -1], step)
+        run.picked = torch.cat([picked, step[:, None]], dim=1)
+        return step
 
     def _code_processors(self, config: GenerationConfig, extra: LogitsProcessorList | None) -> LogitsProcessorList:
         processors = LogitsProcessorList()
@@ -439,7 +502,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         processors.extend(extra or [])
         return processors
 
-    def _cut_samples(self, input_ids, attention_mask, listener_slot_mask, group_ids) -> list[_Sample]:
+    def _cut_samples(self, input_ids, attention_mask, listener_slot_mask, group_ids) -> list[SampleTokens]:
         """Step 1 of `generate`: per sample, history and per-group prefix/suffix of the real tokens."""
         if input_ids.ndim != 2:
             raise ValueError(f"input_ids must have shape (batch, seq), got {tuple(input_ids.shape)}")
@@ -476,11 +539,11 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             suffixes = [ids[slot:end] for slot, end in zip(slots, ends)]
             if any(len(suffix) == 0 for suffix in suffixes):
                 raise ValueError(f"sample {b}: listener slots and groups do not line up")
-            samples.append(_Sample(history=ids[:history_end], prefixes=prefixes, suffixes=suffixes))
+            samples.append(SampleTokens(history=ids[:history_end], prefixes=prefixes, suffixes=suffixes))
         return samples
 
     @staticmethod
-    def _window_start(sample: _Sample, g: int, start: int, limit: int, keep_fraction: float) -> int:
+    def _window_start(sample: SampleTokens, g: int, start: int, limit: int, keep_fraction: float) -> int:
         """First kept group when predicting group `g` (step 4 of `generate`)."""
         if g >= sample.num_groups:
             return start
@@ -499,7 +562,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             start += 1
         return start
 
-    def _window(self, sample: _Sample, picked: torch.LongTensor, start: int, g: int) -> torch.LongTensor:
+    def _window(self, sample: SampleTokens, picked: torch.LongTensor, start: int, g: int) -> torch.LongTensor:
         """History, groups `start..g-1` with their picked codes, then group `g`'s prefix."""
         if g >= sample.num_groups:
             g = sample.num_groups - 1  # finished sample: keep feeding its last window, its codes are fixed
@@ -509,7 +572,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         pieces.append(sample.prefixes[g])
         return torch.cat(pieces)
 
-    def _step_chunk(self, sample: _Sample, picked: torch.LongTensor, g: int) -> torch.LongTensor:
+    def _step_chunk(self, sample: SampleTokens, picked: torch.LongTensor, g: int) -> torch.LongTensor:
         """Group `g-1`'s suffix with its picked code, then group `g`'s prefix (step 3 of `generate`)."""
         if g >= sample.num_groups:
             return sample.prefixes[-1][-1:]  # finished sample: a filler token; its codes are already fixed
@@ -588,4 +651,11 @@ def _extend_vocabulary(backbone: PreTrainedModel, vocab_size: int, std: float) -
 ListenerConfig.register_for_auto_class()
 ListenerForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 
-__all__ = ["ListenerCausalLMOutput", "ListenerForCausalLM", "ListenerGenerationConfig", "ListenerPreTrainedModel"]
+__all__ = [
+    "GenerationRun",
+    "ListenerCausalLMOutput",
+    "ListenerForCausalLM",
+    "ListenerGenerationConfig",
+    "ListenerPreTrainedModel",
+    "SampleTokens",
+]
