@@ -6,10 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT ?= outputs/demo
 CONSTRAINTS := constraints.txt
-EXTRAS := speech,faster,baselines,dev
+EXTRAS := speech,faster,baselines,app,dev
 PYTEST_ARGS ?= -q
 
-.PHONY: install test lint demo reproduce bench lock test-latest test-oldest
+.PHONY: install browser test lint demo reproduce bench lock test-latest test-oldest
 
 # The oldest set: each direct dependency at the lowest release that setup.cfg admits and that resolves
 # (uv's lowest-direct resolution, wheels only), torch at the CPU build on this machine's disk.
@@ -46,7 +46,16 @@ endef
 
 $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	$(call setup,$(VENV),-c $(CONSTRAINTS))
+	$(MAKE) browser
 	touch $(STAMP)
+
+# The app's screenshot test drives a headless Chromium: Debian's chromium-headless-shell, installed with apt when
+# no Chromium is found and apt may be used (root); otherwise the test fails and says how to get one (docs/app.md).
+browser:
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+	    apt-get install -y -qq chromium-headless-shell fonts-dejavu-core; } || \
+	  echo "no Chromium installed: tests/test_app.py's screenshot test will fail (see docs/app.md)"
 
 install: $(STAMP)
 

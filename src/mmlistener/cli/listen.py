@@ -143,8 +143,12 @@ def build_pipeline(args: ListenArguments):
     return ListenerPipeline(model, processor, IdentityVQVAE.from_pretrained(vqvae_dir))
 
 
-def run(args: ListenArguments) -> Path:
-    """Generate the listener for `args.audio` and render it; return the video's path."""
+def run(args: ListenArguments, pipeline=None) -> Path:
+    """Generate the listener for `args.audio` and render it; return the video's path.
+
+    `pipeline` (`ListenerPipeline`, *optional*) is one already built from `args` by `build_pipeline` (the app
+    keeps one per model folder); without it the models are loaded here.
+    """
     if args.audio is None:
         raise ValueError("give the speaker recording (first argument or --audio)")
     if not os.path.isfile(args.audio):
@@ -154,7 +158,8 @@ def run(args: ListenArguments) -> Path:
     speaker_motion = load_npy(args.speaker_motion, "--speaker_motion") if args.speaker_motion else None
     speaker_shape = load_npy(args.speaker_identity, "--speaker_identity") if args.speaker_identity else None
     audio = check_speech(load_audio(args.audio), args.audio)
-    pipeline = build_pipeline(args)
+    if pipeline is None:
+        pipeline = build_pipeline(args)
     window_frames = max(1, round(args.window_seconds * pipeline.processor.fps))
     motion = listen(pipeline, audio, beta, speaker_motion, speaker_shape, window_frames=window_frames, progress=True)
     if args.motion_out:
