@@ -5,7 +5,8 @@ from the files it writes (`results.json`, `listening.json`): the oracle's L2, ou
 the identity VQ-VAE's codebook, ours with the speaker streams of other windows, the teacher-forced NLL with the
 true speakers and its rise with shuffled ones, the VQ-VAE code diagnostics, whether nods and laughs survive the
 codebook (the oracle's hit rates) and ours' emotion contagion. The runs are sequential and take
-about 20 minutes on an idle 2-core CPU; the thread count changes the trained models (see the README).
+about 20 minutes on an idle 2-core CPU; the thread count changes the trained models (see docs/training.md,
+Reproducibility).
 
     .venv/bin/python bench/listening_study.py [--output_dir outputs/listening_study] [--rows A,D]
 """
