@@ -150,7 +150,7 @@ def run_reproduce(args: ReproduceArguments) -> dict:
                               f"encoder_norm={encoder},decoder_norm={decoder}")
     timings["table5_vqvae"] = time.time() - started
 
-    seeds, curves, first_tokens = {}, {"VQ-VAE": {}, "LM stage 1": {}, "LM stage 2": {}}, None
+    seeds, curves, trained = {}, {"VQ-VAE": {}, "LM stage 1": {}, "LM stage 2": {}}, {}
     for seed in args.seeds:
         started = _stage(f"Table 1, seed {seed}: VQ-VAE, listener codes, LM stages 1 and 2, every system")
         run = out / f"seed_{seed}"
@@ -170,12 +170,12 @@ def run_reproduce(args: ReproduceArguments) -> dict:
         )
         seeds[seed]["codes"] = code_diagnostics(vqvae, as_examples(tokens["test"]), seed)
         seeds[seed]["vqvae"] = score_vqvae(vqvae, test_windows)
-        first_tokens = tokens if seed == first else first_tokens
+        trained[seed] = (vqvae, tokens)
         for panel, name in (("VQ-VAE", "vqvae"), ("LM stage 1", "lm_stage1"), ("LM stage 2", "lm_stage2")):
             curves[panel][f"seed {seed}"] = _histories(run / name)
         timings[f"seed_{seed}"] = time.time() - started
 
-    first_run = out / f"seed_{first}"
+    first_run, (first_vqvae, first_tokens) = out / f"seed_{first}", trained[first]
     modalities = {ALL_MODALITIES: seeds[first]}
     for modality_set in args.modality_sets:
         if modality_set == ALL_MODALITIES:
@@ -184,12 +184,11 @@ def run_reproduce(args: ReproduceArguments) -> dict:
         run = _modality_dir(out, modality_set)
         train_lm(run / "lm_stage1", run / "lm_stage2", first_run / "dataset_tokens", first_run / "vqvae", args, first,
                  modalities=modality_set.split(","))
-        vqvae = IdentityVQVAE.from_pretrained(str(first_run / "vqvae"))
-        modalities[modality_set] = _score_lm(run / "lm_stage2", vqvae, first_tokens, splits, first)
+        modalities[modality_set] = _score_lm(run / "lm_stage2", first_vqvae, first_tokens, splits, first)
         curves["LM stage 2"][modality_set] = _histories(run / "lm_stage2")
         timings[f"table3_{modality_set}"] = time.time() - started
 
-    norms = {INSTANCE_ADAIN: {**seeds[first]}}
+    norms = {INSTANCE_ADAIN: seeds[first]}
     for variant in args.norm_variants:
         if variant == INSTANCE_ADAIN:
             continue

@@ -13,6 +13,18 @@ DEFAULT_CHANNELS = ((0, "expression 1"), (1, "expression 2"), (50, "head rotatio
 CURVE_KEYS = ("train/loss", "eval/loss")
 
 
+def _save(figure, path: str | Path) -> Path:
+    """Lay out `figure`, write it as a PNG at `path` (parent folders created), close it; return the path."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
 def plot_motion_comparison(
     predictions: Sequence[np.ndarray],
     examples: Sequence[dict],
@@ -67,12 +79,7 @@ def plot_motion_comparison(
     axes[0, -1].legend(fontsize=7, loc="upper right")
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def plot_training_curves(
@@ -112,12 +119,7 @@ def plot_training_curves(
         axis.set_ylabel("loss", fontsize=9)
         axis.tick_params(labelsize=7)
         axis.legend(fontsize=6)
-    figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 __all__ = ["CURVE_KEYS", "DEFAULT_CHANNELS", "plot_motion_comparison", "plot_training_curves"]

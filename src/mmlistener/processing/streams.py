@@ -42,6 +42,13 @@ def checked_motion(motion) -> np.ndarray:
     return motion
 
 
+def code_frames(indices, fps: int, rate: int):
+    """The frame each code enters: code `k` covers `[k, k + 1) / rate` seconds and, like a word, enters frame
+    `ceil((k + 1) * fps / rate)`, the first frame that starts once it is complete (no stream looks ahead of
+    another). `indices` is an `int` or an integer array; exact integer arithmetic."""
+    return -((-(indices + 1) * fps) // rate)
+
+
 def group_codes(
     codes, name: str, size: int, num_frames: int, num_groups: int, fps: int, group_size: int, rate: int
 ) -> list[np.ndarray]:
@@ -65,9 +72,7 @@ def group_codes(
             f"{fps} fps = {num_frames / fps:.2f} s at {rate} codes/s); more than one "
             f"group ({margin:.1f} codes) apart means codes at another rate or from another clip"
         )
-    # Code k enters the group holding frame ceil((k + 1) * fps / rate), the first frame that starts once it is
-    # complete: no stream looks ahead of another.
-    frames = -((-(np.arange(len(codes)) + 1) * fps) // rate)
+    frames = code_frames(np.arange(len(codes)), fps, rate)
     frames[frames == num_frames] = num_frames - 1  # a code ending on the clip's last boundary
     kept = frames < num_frames
     groups, kept_codes = frames[kept] // group_size, codes[kept]
@@ -89,4 +94,4 @@ def checked_emotion_ids(emotion, num_frames: int, num_groups: int, group_size: i
     return emotion
 
 
-__all__ = ["MOTION_DIM", "as_ids", "checked_emotion_ids", "checked_motion", "group_codes"]
+__all__ = ["MOTION_DIM", "as_ids", "checked_emotion_ids", "checked_motion", "code_frames", "group_codes"]

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from ..processing.streams import as_ids
+from ..processing.streams import as_ids, code_frames
 from ..processing.word_timing import word_frames, word_times
 
 CODE_STREAMS = ("acoustic", "content")
@@ -155,7 +155,7 @@ class SpeakerInputs:
         for name in CODE_STREAMS:
             if name in self.modalities:
                 stop = self.used[name]
-                while stop < len(self.codes[name]) and inside(-(-(stop + 1) * self.fps // self.rate)):
+                while stop < len(self.codes[name]) and inside(code_frames(stop, self.fps, self.rate)):
                     stop += 1
                 codes[name] = np.asarray(self.codes[name][self.used[name] : stop], dtype=np.int64)
                 self.used[name] = stop
