@@ -10,7 +10,7 @@ truth motion, and the decode time per group; then a reference row (the whole-win
 of the motion (the L2 of each window's mean frame to the window). Prints figures; asserts nothing.
 
     .venv/bin/python bench/streaming_decode.py [--vqvae outputs/demo/vqvae] [--dataset outputs/demo/dataset_tokens]
-        [--splits test validation] [--look_backs 2 3 4 6 8 12 16 30] [--threads 1]
+        [--codes dataset|encode] [--splits test validation] [--look_backs 2 3 4 6 8 12 16 30] [--threads 1]
 """
 
 import argparse
@@ -41,6 +41,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vqvae", default="outputs/demo/vqvae", help="a trained IdentityVQVAE directory")
     parser.add_argument("--dataset", default="outputs/demo/dataset_tokens", help="a dataset with listener_codes")
+    parser.add_argument(
+        "--codes",
+        choices=("dataset", "encode"),
+        default="dataset",
+        help="the dataset's listener_codes, or codes of the listener motion encoded by --vqvae (for a VQ-VAE other "
+        "than the one that tokenised the dataset)",
+    )
     parser.add_argument("--splits", nargs="+", default=["test", "validation"], help="splits whose windows are used")
     parser.add_argument("--look_backs", nargs="+", type=int, default=[2, 3, 4, 6, 8, 12, 16, 30])
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -53,9 +60,11 @@ def main() -> None:
     rate = vqvae.config.downsample_rate
     whole, truth, identities, scale = [], [], [], []
     for example in windows:
-        codes = torch.tensor([example["listener_codes"]])
         identity = np.asarray(example["listener_identity"], dtype=np.float32)
         gt = np.asarray(example["listener_motion"], dtype=np.float32)
+        if args.codes == "encode":
+            example["listener_codes"] = vqvae.encode(torch.from_numpy(gt)[None]).codes[0].tolist()
+        codes = torch.tensor([example["listener_codes"]])
         motion = vqvae.decode(codes, identity=torch.from_numpy(identity)[None]).motion[0].numpy()[: len(gt)]
         whole.append(motion)
         truth.append(gt)
@@ -65,7 +74,8 @@ def main() -> None:
     print(
         f"{len(windows)} windows of {args.dataset} ({', '.join(args.splits)}), {min(lengths)} to {max(lengths)} "
         f"codes (median {statistics.median(lengths):g}) "
-        f"({rate} frames per code at 30 fps); VQ-VAE {args.vqvae} (decoder norm {vqvae.config.decoder_norm}); "
+        f"({rate} frames per code at 30 fps, {args.codes} codes); VQ-VAE {args.vqvae} (decoder norm "
+        f"{vqvae.config.decoder_norm}, causal decoder {vqvae.config.causal_decoder}); "
         f"{args.threads} thread(s), load average {os.getloadavg()[0]:.2f}"
     )
     headers = ["seconds", "L2 to whole (mean)", "L2 to whole (worst)", "L2 to truth", "ms / group"]

@@ -131,6 +131,54 @@ def test_prepare_l2l_trevor_adds_features_saves_and_resumes(corpus_with_audio, f
     assert rerun["test"][0]["acoustic_codes"] == acoustic
 
 
+def test_prepare_with_streaming_codes(corpus_with_audio, front_ends, tmp_path):
+    """--acoustic_codes_mode streaming: each window's codes as a SlidingWindowCodes running from one window
+    before it gives them (sliding_window_encode of the window with 1 s of the audio before it, whole codes),
+    offline's count, and the settings on the dataset card."""
+    from mmlistener.processing import load_audio, sliding_window_encode
+
+    root = corpus_with_audio
+    fe_root, codec, _ = front_ends
+    streaming = ("--streaming_window_seconds", "1.0", "--streaming_right_context_seconds", "0.0")
+    script_main("prepare_l2l_trevor")(
+        [
+            *("--data_dir", str(root / "raw"), "--output_dir", str(tmp_path / "out"), "--synthetic"),
+            *("--media_dir", str(root / "media"), "--cache_dir", str(tmp_path / "cache")),
+            *("--acoustic_codec_config", str(fe_root / "config.json")),
+            *("--acoustic_codec_checkpoint", str(fe_root / "SpeechTokenizer.pt")),
+            *("--acoustic_codes_mode", "streaming", *streaming, "--streaming_hop_seconds", "0.1"),
+        ]
+    )
+    example = load_from_disk(str(tmp_path / "out"))["test"][0]
+    audio = load_audio(media_path(str(root / "media"), example["source"]))
+    frames = len(example["speaker_motion"])
+    start = example["start_frame"] / 30
+    first, last = round(start * 16000), round((start + frames / 30) * 16000)
+    assert first >= 50 * 320  # windows start at frame 96: a whole window of left context exists
+    content, acoustic = sliding_window_encode(codec, audio[first - 50 * 320 : last], 1.0, 0.0, 0.1)
+    assert example["content_codes"] == content[50:] and example["acoustic_codes"] == acoustic[50:]
+    offline_content, offline_acoustic = codec.encode(audio[first:last])
+    assert len(example["acoustic_codes"]) == len(offline_acoustic)
+    assert example["acoustic_codes"] != offline_acoustic  # no right context: the window edges change codes
+    without_left_context = sliding_window_encode(codec, audio[first:last], 1.0, 0.0, 0.1)
+    assert (example["content_codes"], example["acoustic_codes"]) != without_left_context
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "streaming way" in card and "window 1.0 s, right context 0.0 s, blocks of 0.1 s" in card
+
+
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
+        (("--acoustic_codes_mode", "live"), "acoustic_codes_mode must be one of"),
+        (("--acoustic_codes_mode", "streaming", "--streaming_hop_seconds", "0"), "hop_seconds must be at least one code"),
+        (("--acoustic_codes_mode", "streaming", "--streaming_window_seconds", "0.1"), "must hold a block"),
+    ],
+)
+def test_bad_streaming_codes_settings(flags, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        script_main("prepare_l2l_trevor")(["--data_dir", str(tmp_path), "--output_dir", str(tmp_path), *flags])
+
+
 def test_prepare_realtalk_without_front_ends(tmp_path):
     rng = np.random.default_rng(0)
     root = tmp_path / "realtalk"

@@ -56,7 +56,7 @@ def test_demo_script_exits_zero(tmp_path):
 
 @pytest.mark.parametrize(
     "script", ["mmlistener-train-vqvae", "mmlistener-tokenize", "mmlistener-train-lm", "mmlistener-evaluate",
-               "mmlistener-demo"],
+               "mmlistener-demo", "mmlistener-stream"],
 )
 def test_bad_argument_exits_with_a_usage_error(script):
     result = _run(script, "--no_such_flag", "1")

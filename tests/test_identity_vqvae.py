@@ -386,3 +386,20 @@ def test_saved_directory_loads_as_remote_code_without_mmlistener(tmp_path, run_p
         cwd=tmp_path,
     )
     assert result.stdout.strip().endswith("modeling_identity_vqvae")
+
+
+@pytest.mark.parametrize("decoder_norm", ["adain", "instance", "layer"])
+def test_causal_decoder_frames_depend_on_earlier_codes_only(decoder_norm):
+    """With `causal_decoder` a prefix of the codes decodes to the prefix of the frames (what a live listener
+    needs); the paper's decoder changes earlier frames when later codes change."""
+    beta = torch.randn(1, 100)
+    codes = torch.randint(16, (1, 6), generator=torch.Generator().manual_seed(0))
+    changed = codes.clone()
+    changed[0, 4:] = (changed[0, 4:] + 7) % 16
+    for causal in (True, False):
+        model = tiny_model(decoder_norm=decoder_norm, causal_decoder=causal).eval()
+        whole, later = (model.decode(c, identity=beta).motion for c in (codes, changed))
+        prefix = model.decode(codes[:, :3], identity=beta).motion
+        assert not torch.allclose(whole[:, 32:], later[:, 32:])  # the later codes are heard
+        assert torch.allclose(whole[:, :32], later[:, :32], atol=1e-4) == causal  # cumsum rounding: 1e-5
+        assert torch.allclose(whole[:, :24], prefix, atol=1e-4) == causal

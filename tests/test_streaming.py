@@ -196,3 +196,16 @@ def test_bad_inputs_are_refused(model, vqvae):
     words_only = processor_of(model, modalities=("words",))
     with pytest.raises(ValueError, match="clock"):
         ListenerStream(model, words_only, vqvae, np.ones(100))
+
+
+def test_a_causal_decoder_streams_exactly_what_decoding_the_whole_turn_gives():
+    torch.manual_seed(0)
+    config = IdentityVQVAEConfig(hidden_size=16, codebook_size=16, codebook_dim=16, num_residual_layers=1,
+                                 causal_decoder=True)  # fmt: skip
+    causal = IdentityVQVAE(config).eval()
+    identity = torch.randn(100)
+    codes = torch.randint(16, (12,)).tolist()
+    decoder = StreamingDecoder(causal, identity, look_back=12)
+    streamed = np.concatenate([decoder.push(code) for code in codes])
+    whole = causal.decode(torch.tensor([codes]), identity=identity[None]).motion[0].numpy()
+    assert np.allclose(streamed, whole, atol=1e-4)

@@ -28,16 +28,15 @@ IDENTITY_FORMS = "'random', a beta .npy of shape (100,), or a dataset DIR[:SPLIT
 
 
 @dataclass
-class ListenArguments:
-    """The recording, the models, the listener and the video (flags also take dashes: `--asr-checkpoint`)."""
+class SpeakerArguments:
+    """The recording, the models, the listener and how it is drawn: the flags `mmlistener-listen` and
+    `mmlistener-stream` share (flags also take dashes: `--asr-checkpoint`)."""
 
     audio: str | None = field(
         default=None, metadata={"help": "Speaker recording (wav, flac, mp3, a video...); may be the first argument."}
     )
     model: str | None = field(default=None, metadata={"help": "ListenerForCausalLM directory (with its processor)."})
     vqvae: str | None = field(default=None, metadata={"help": "IdentityVQVAE directory that decodes its codes."})
-    out: str = field(default="listener.mp4", metadata={"help": "The MP4 to write."})
-    motion_out: str | None = field(default=None, metadata={"help": "Also save the listener motion (T, 56) as .npy."})
     asr_backend: str = field(default="openai-whisper", metadata={"help": "'openai-whisper' or 'faster-whisper'."})
     asr_checkpoint: str | None = field(
         default=None, metadata={"help": "ASR weights: a model name (base.en) or a local checkpoint (default: the processor's)."}
@@ -59,10 +58,18 @@ class ListenArguments:
     speaker_identity: str | None = field(default=None, metadata={"help": "Speaker shape beta .npy (100,)."})
     listener_identity: str = field(default="random", metadata={"help": f"The listener: {IDENTITY_FORMS}."})
     seed: int = field(default=0, metadata={"help": "Seed of a random listener identity and of sampling."})
-    window_seconds: float = field(default=8.0, metadata={"help": "Seconds per generated window (the training length)."})
     size: int = field(default=256, metadata={"help": "Pixels per panel side."})
     head: str = field(default="builtin", metadata={"help": "'builtin' or 'flame' (needs --flame_model)."})
     flame_model: str | None = field(default=None, metadata={"help": "Path of FLAME 2020's generic_model.pkl."})
+
+
+@dataclass
+class ListenArguments(SpeakerArguments):
+    """`mmlistener-listen`: the shared flags, the video, the motion file and the windows."""
+
+    out: str = field(default="listener.mp4", metadata={"help": "The MP4 to write."})
+    motion_out: str | None = field(default=None, metadata={"help": "Also save the listener motion (T, 56) as .npy."})
+    window_seconds: float = field(default=8.0, metadata={"help": "Seconds per generated window (the training length)."})
 
 
 def listener_identity(spec: str, seed: int) -> np.ndarray:
@@ -92,7 +99,7 @@ def _model_dir(path: str | None, flag: str, what: str) -> str:
     return path
 
 
-def _speechtokenizer_files(args: ListenArguments) -> tuple[str, str]:
+def _speechtokenizer_files(args: SpeakerArguments) -> tuple[str, str]:
     """(config.json, weights) of `--speechtokenizer_checkpoint`."""
     checkpoint = args.speechtokenizer_checkpoint
     if os.path.isdir(checkpoint):
@@ -108,8 +115,11 @@ def _speechtokenizer_files(args: ListenArguments) -> tuple[str, str]:
     return config, checkpoint
 
 
-def build_pipeline(args: ListenArguments):
-    """The LM, its processor with the front ends its modalities need, and the VQ-VAE, as a `ListenerPipeline`."""
+def build_pipeline(args: SpeakerArguments, quantization: str | None = None):
+    """The LM, its processor with the front ends its modalities need, and the VQ-VAE, as a `ListenerPipeline`.
+
+    `quantization` (`"int8"`, *optional*) quantizes the LM's backbone as it loads.
+    """
     from .. import IdentityVQVAE, ListenerForCausalLM, ListenerPipeline, ListenerProcessor
 
     model_dir = _model_dir(args.model, "--model", "listener model")
@@ -139,7 +149,7 @@ def build_pipeline(args: ListenArguments):
     if args.speaker_motion and "emotion" in processor.modalities and processor.emotion_checkpoint is None:
         raise ValueError("--speaker_motion gives emotion ids through an emotion recogniser: add --emotion_checkpoint "
                          "DIR, or leave out --speaker_motion for Neutral emotion")  # fmt: skip
-    model = ListenerForCausalLM.from_pretrained(model_dir)
+    model = ListenerForCausalLM.from_pretrained(model_dir, **({"quantization": quantization} if quantization else {}))
     return ListenerPipeline(model, processor, IdentityVQVAE.from_pretrained(vqvae_dir))
 
 

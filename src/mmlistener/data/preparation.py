@@ -11,12 +11,21 @@ from dataclasses import dataclass, field
 import datasets
 import numpy as np
 
+from ..processing.streaming_codes import (
+    DEFAULT_HOP_SECONDS,
+    DEFAULT_RIGHT_CONTEXT_SECONDS,
+    DEFAULT_WINDOW_SECONDS,
+    HOP_SAMPLES,
+    sliding_window_encode,
+    window_settings,
+)
 from .card import build_dataset_card
 from .loading import build_dataset
 from .reading import motion_statistics
 from .windowing import window_words
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".mp4", ".mkv", ".webm")
+ACOUSTIC_CODES_MODES = ("offline", "streaming")
 FEATURES_VERSION = "1"  # bump when the extraction below changes, to invalidate cached map results
 
 
@@ -49,6 +58,25 @@ class PreparationArguments:
     )
     acoustic_codec_config: str | None = field(default=None, metadata={"help": "SpeechTokenizer config.json."})
     acoustic_codec_checkpoint: str | None = field(default=None, metadata={"help": "SpeechTokenizer weights."})
+    acoustic_codes_mode: str = field(
+        default="offline",
+        metadata={
+            "help": "offline: encode each window's audio at once. streaming: as a live stream would "
+            "(mmlistener.processing.sliding_window_encode, with the window's preceding audio as left context), "
+            "for a model that will read codes from SlidingWindowCodes with the same settings."
+        },
+    )
+    streaming_window_seconds: float = field(
+        default=DEFAULT_WINDOW_SECONDS, metadata={"help": "streaming mode: audio encoded per block of codes."}
+    )
+    streaming_right_context_seconds: float = field(
+        default=DEFAULT_RIGHT_CONTEXT_SECONDS,
+        metadata={"help": "streaming mode: audio after a block of codes before it is final (the latency)."},
+    )
+    streaming_hop_seconds: float = field(
+        default=DEFAULT_HOP_SECONDS,
+        metadata={"help": "streaming mode: audio per block of codes (one encode each); default one group at 30 fps."},
+    )
     emotion_checkpoint: str | None = field(
         default=None, metadata={"help": "EmotionRecognizer directory: emotion ids from the speaker's motion."}
     )
@@ -64,6 +92,24 @@ class PreparationArguments:
     )
     push_to_hub: str | None = field(default=None, metadata={"help": "Hub dataset repo id to upload to."})
     private: bool = field(default=True, metadata={"help": "Create the Hub repo as private."})
+
+    def __post_init__(self):
+        if self.acoustic_codes_mode not in ACOUSTIC_CODES_MODES:
+            raise ValueError(
+                f"acoustic_codes_mode must be one of {ACOUSTIC_CODES_MODES}, got {self.acoustic_codes_mode!r}"
+            )
+        if self.acoustic_codes_mode == "streaming":
+            window_settings(**self.streaming_settings())
+
+    def streaming_settings(self) -> dict | None:
+        """`SlidingWindowCodes` settings of the streaming mode; `None` in offline mode."""
+        if self.acoustic_codes_mode != "streaming":
+            return None
+        return {
+            "window_seconds": self.streaming_window_seconds,
+            "right_context_seconds": self.streaming_right_context_seconds,
+            "hop_seconds": self.streaming_hop_seconds,
+        }
 
     def front_end_settings(self) -> dict:
         keys = ("asr_backend", "asr_checkpoint", "acoustic_codec_config", "acoustic_codec_checkpoint")
@@ -120,6 +166,9 @@ class SpeakerFeatures:
         front_ends (`dict`, *optional*): processor settings (checkpoint paths) to build or override with.
         media_dir (`str`, *optional*): folder of the audio/video files addressed by each window's `source`.
         acoustic (`bool`): add `acoustic_codes` / `content_codes` from the audio (needs `media_dir`).
+        acoustic_streaming (`dict`, *optional*): extract the codes the streaming way with these
+            [`SlidingWindowCodes`] settings (`window_seconds`, `right_context_seconds`, `hop_seconds`); `None`
+            encodes each window at once.
         transcribe (`bool`): replace `words` / `history_words` by ASR transcripts (needs `media_dir`).
         emotion (`bool`): add `emotion_ids` from the speaker's motion where a window has none.
         recompute_emotion (`bool`): replace existing emotion ids too.
@@ -135,6 +184,7 @@ class SpeakerFeatures:
         front_ends: dict | None = None,
         media_dir: str | None = None,
         acoustic: bool = False,
+        acoustic_streaming: dict | None = None,
         transcribe: bool = False,
         emotion: bool = False,
         recompute_emotion: bool = False,
@@ -148,6 +198,9 @@ class SpeakerFeatures:
         self.front_ends = dict(front_ends or {})
         self.media_dir = media_dir
         self.acoustic = acoustic
+        self.acoustic_streaming = None if acoustic_streaming is None else dict(acoustic_streaming)
+        if self.acoustic_streaming is not None:
+            window_settings(**self.acoustic_streaming)
         self.transcribe = transcribe
         self.emotion = emotion or recompute_emotion
         self.recompute_emotion = recompute_emotion
@@ -217,7 +270,7 @@ class SpeakerFeatures:
         window = np.pad(window, (0, last - first - len(window)))
         updates = {}
         if self.acoustic:
-            content, acoustic = processor.acoustic_codec.encode(window)
+            content, acoustic = self._codes(processor.acoustic_codec, audio[:first], window)
             updates.update(acoustic_codes=acoustic, content_codes=content)
         if self.transcribe:
             history_start = max(start - self.history_seconds, 0.0)
@@ -225,6 +278,21 @@ class SpeakerFeatures:
             words, history = window_words(words, start - history_start, frames, fps, self.history_seconds)
             updates.update(words=words, history_words=history)
         return updates
+
+    def _codes(self, codec, before: np.ndarray, window: np.ndarray) -> tuple[list[int], list[int]]:
+        """`(content, acoustic)` codes of `window` (`(samples,)`), offline or the streaming way.
+
+        Streaming: the window with up to one sliding window of the audio `before` it as left context (whole
+        codes, so that the window's codes keep their offline timing), encoded by `sliding_window_encode`, which
+        is what a `SlidingWindowCodes` running since then gives; the left context's codes are dropped.
+        """
+        if self.acoustic_streaming is None:
+            return codec.encode(window)
+        window_codes = window_settings(**self.acoustic_streaming)[0]
+        left_codes = min(window_codes, len(before) // HOP_SAMPLES)
+        audio = np.concatenate([before[len(before) - left_codes * HOP_SAMPLES :], window])
+        content, acoustic = sliding_window_encode(codec, audio, **self.acoustic_streaming)
+        return content[left_codes:], acoustic[left_codes:]
 
 
 def prepare_dataset(
@@ -252,6 +320,7 @@ def prepare_dataset(
         front_ends=args.front_end_settings(),
         media_dir=args.media_dir,
         acoustic=args.media_dir is not None and has_codec,
+        acoustic_streaming=args.streaming_settings(),
         transcribe=args.transcribe,
         emotion=args.emotion_checkpoint is not None or args.processor is not None,
         recompute_emotion=args.recompute_emotion,
@@ -281,7 +350,7 @@ def prepare_dataset(
             f"speaker features from the processor's front ends: {extractor.front_ends or args.processor}"
         )
         if extractor.acoustic:
-            preprocessing.append("acoustic/content codes: SpeechTokenizer quantizers 2/1 of the source audio")
+            preprocessing.append(acoustic_codes_description(extractor.acoustic_streaming))
         if args.transcribe:
             preprocessing.append("words and history words: ASR transcripts with word timestamps")
         if extractor.emotion:
@@ -290,6 +359,18 @@ def prepare_dataset(
             )
     save_prepared(dataset, args, dataset_name, preprocessing, config)
     return dataset
+
+
+def acoustic_codes_description(streaming: dict | None) -> str:
+    """The dataset card's line on the acoustic/content codes; `streaming`: the sliding-window settings, if any."""
+    text = "acoustic/content codes: SpeechTokenizer quantizers 2/1 of the source audio"
+    if streaming is None:
+        return text + ", each window encoded at once (offline)"
+    return (
+        text + ", extracted the streaming way (`sliding_window_encode`: window {window_seconds} s, right context "
+        "{right_context_seconds} s, blocks of {hop_seconds:.4g} s; up to one window of the preceding audio as left "
+        "context): stream this model's codes with `SlidingWindowCodes` and the same settings"
+    ).format(**streaming)
 
 
 def save_prepared(
@@ -322,6 +403,7 @@ def save_prepared(
 
 
 __all__ = [
+    "ACOUSTIC_CODES_MODES",
     "PreparationArguments",
     "SpeakerFeatures",
     "media_path",

@@ -42,6 +42,11 @@ class IdentityVQVAEConfig(PreTrainedConfig):
             depend on the whole window (symmetric convolutions, instance statistics over all frames).
         decoder_norm (`str`, defaults to `"adain"`): `"none"`, `"layer"`, `"instance"`, or the adaptive
             `"adaln"` / `"adain"` whose per-channel scale and shift are predicted from the identity.
+        causal_decoder (`bool`, defaults to `False`): left-padded convolutions and cumulative statistics in the
+            decoder too, so that the frames of code `k` depend on codes `0..k` only: a live listener
+            (`mmlistener.streaming`) then hands out each code's frames exactly as decoding the whole window
+            would. `False` is the paper's network, whose frames depend on the codes after them and on
+            statistics over the whole window.
         norm_eps (`float`, defaults to 1e-5): epsilon of every normalisation.
         ema_decay (`float`, defaults to 0.99): decay of the codebook's EMA counts and sums.
         dead_code_threshold (`float`, defaults to 1.0): a code whose EMA count falls below this is
@@ -82,6 +87,7 @@ class IdentityVQVAEConfig(PreTrainedConfig):
     encoder_input_norm: str = "none"
     causal_encoder: bool = False
     decoder_norm: str = "adain"
+    causal_decoder: bool = False
     norm_eps: float = 1e-5
     ema_decay: float = 0.99
     dead_code_threshold: float = 1.0

@@ -212,10 +212,10 @@ class DecoderStage(nn.Module):
 
     def __init__(self, config: IdentityVQVAEConfig):
         super().__init__()
-        width = config.hidden_size
-        self.residual = ResidualStack(config, config.decoder_norm)
-        self.conv = nn.Conv1d(width, width, kernel_size=3, padding=1)
-        self.norm = MotionNorm(config, config.decoder_norm, width)
+        width, causal = config.hidden_size, config.causal_decoder
+        self.residual = ResidualStack(config, config.decoder_norm, causal)
+        self.conv = _conv(width, width, 3, causal)
+        self.norm = MotionNorm(config, config.decoder_norm, width, causal)
 
     def forward(self, hidden: torch.Tensor, identity: torch.Tensor | None) -> torch.Tensor:
         hidden = self.residual(hidden, identity)
@@ -248,13 +248,13 @@ class IdentityVQVAEDecoder(nn.Module):
 
     def __init__(self, config: IdentityVQVAEConfig):
         super().__init__()
-        width = config.hidden_size
-        self.conv_in = nn.Conv1d(config.codebook_dim, width, kernel_size=3, padding=1)
-        self.norm_in = MotionNorm(config, config.decoder_norm, width)
+        width, causal = config.hidden_size, config.causal_decoder
+        self.conv_in = _conv(config.codebook_dim, width, 3, causal)
+        self.norm_in = MotionNorm(config, config.decoder_norm, width, causal)
         self.activation = _ACTIVATIONS[config.activation]()
         self.stages = nn.ModuleList(DecoderStage(config) for _ in range(config.num_stages))
-        self.conv_mid = nn.Conv1d(width, width, kernel_size=3, padding=1)
-        self.conv_out = nn.Conv1d(width, config.motion_dim, kernel_size=3, padding=1)
+        self.conv_mid = _conv(width, width, 3, causal)
+        self.conv_out = _conv(width, config.motion_dim, 3, causal)
 
     def forward(self, latents: torch.Tensor, identity: torch.Tensor | None) -> torch.Tensor:
         hidden = self.activation(self.norm_in(self.conv_in(latents), identity))

@@ -5,6 +5,7 @@ from .audio import SAMPLE_RATE, load_audio, prepare_audio
 from .emotion import group_emotion_ids
 from .processing_listener import DEFAULT_MODALITIES, MODALITIES, ListenerProcessor
 from .speech_tokenizer import SpeechTokenizerCodes, import_speechtokenizer_model
+from .streaming_codes import SlidingWindowCodes, sliding_window_encode
 from .tokenizer import gpt2_tokenizer_from_tiktoken, tiktoken_gpt2_encoding
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "SAMPLE_RATE",
     "FasterWhisperASR",
     "ListenerProcessor",
+    "SlidingWindowCodes",
     "SpeechTokenizerCodes",
     "WhisperASR",
     "gpt2_tokenizer_from_tiktoken",
@@ -21,5 +23,6 @@ __all__ = [
     "load_asr",
     "load_audio",
     "prepare_audio",
+    "sliding_window_encode",
     "tiktoken_gpt2_encoding",
 ]

@@ -7,6 +7,9 @@ frames already handed out are never revised. Decoding a single code is refused b
 would map it to a constant whatever the code), so the first frames come out once `config.min_codes` codes are
 known. `bench/streaming_decode.py` measures how far this is from decoding the whole window and sets
 `DEFAULT_LOOK_BACK` (see docs/streaming.md).
+
+A VQ-VAE trained with `causal_decoder=True` (convolutions and statistics over the past only) streams exactly:
+while the turn fits in the look-back, each code's frames are those of decoding the whole turn.
 """
 
 from collections import deque

@@ -37,6 +37,10 @@ class ListenerStream:
             from speaker frames with the processor's emotion recogniser.
         history_words (`list[dict]`, *optional*): words before the turn (ends <= 0 s), as the processor's.
         look_back (`int`, defaults to `DEFAULT_LOOK_BACK`): codes decoded together (see [`StreamingDecoder`]).
+        asr ([`LocalAgreementASR`], *optional*): the incremental ASR `push_audio` feeds; by default local agreement
+            over the processor's `asr`.
+        acoustic_codes ([`SlidingWindowCodes`], *optional*): the incremental codes `push_audio` feeds; by default a
+            sliding window over the processor's `acoustic_codec`.
         max_skew_seconds (`float`, defaults to 2.0): the clocks may be this far apart; further is an error.
         generation_config ([`GenerationConfig`], *optional*), generation_kwargs: as for `model.generate` (greedy
             by default; `do_sample=True, seed=...` samples).
@@ -61,6 +65,8 @@ class ListenerStream:
         speaker_shape=None,
         history_words=None,
         look_back: int = DEFAULT_LOOK_BACK,
+        asr=None,
+        acoustic_codes=None,
         max_skew_seconds: float = 2.0,
         generation_config=None,
         **generation_kwargs,
@@ -75,6 +81,8 @@ class ListenerStream:
         self.inputs = SpeakerInputs(processor, max_skew_seconds)
         self.generation_config = generation_config
         self.generation_kwargs = generation_kwargs
+        self._audio_front_ends = {"asr": asr, "codes": acoustic_codes}
+        self._audio = None  # the AudioInputs, built by the first push_audio
         self.reset(history_words)
 
     def reset(self, history_words=None) -> None:
@@ -86,6 +94,8 @@ class ListenerStream:
         """
         self.inputs.reset()
         self.decoder.reset()
+        if self._audio is not None:
+            self._audio.reset()
         self._speaker_frames = np.zeros((0, MOTION_DIM), dtype=np.float32)  # frames of the open emotion group
         self._emotion_source = None
         self._finished = False
@@ -141,6 +151,30 @@ class ListenerStream:
             frames.append(self._close_group())
         return self._joined(frames)
 
+    def push_audio(self, chunk, sampling_rate: int) -> np.ndarray:
+        """Add the speaker's next audio; return the listener frames that became final.
+
+        The chunk goes through the incremental front ends the modalities need (see [`AudioInputs`]): words
+        confirmed by local agreement, codes from a sliding window, and Neutral emotion ids unless the stream has
+        a `speaker_shape` (then emotion comes from `push_speaker_frames`).
+
+        Args:
+            chunk (`np.ndarray` of shape `(samples,)` or `(samples, channels)`): the next audio, of any length.
+            sampling_rate (`int`): its rate (resampled to 16 kHz); the same for every chunk of a turn.
+
+        Returns:
+            `np.ndarray` of shape `(n, 56)`, as `push_features`.
+        """
+        if self._finished:
+            raise ValueError("the turn is finished: call reset() to start a new one")
+        if self._audio is None:
+            from .audio_inputs import AudioInputs
+
+            self._audio = AudioInputs(
+                self.processor, **self._audio_front_ends, neutral_emotion=self.speaker_shape is None
+            )
+        return self.push_features(**self._audio.push(chunk, sampling_rate))
+
     def push_speaker_frames(self, motion) -> np.ndarray:
         """`push_features(speaker_motion=motion)`: the speaker's next frames `(frames, 56)`, emotion derived."""
         return self.push_features(speaker_motion=motion)
@@ -153,10 +187,12 @@ class ListenerStream:
         """
         if self._finished:
             raise ValueError("the turn is finished already: call reset() to start a new one")
+        frames = [] if self._audio is None else [self.push_features(**self._audio.finish())]
         if len(self._speaker_frames):
             emotion_ids, self._speaker_frames = self._frame_emotion(self._speaker_frames, final=True)
             self.inputs.add(emotion_ids=emotion_ids)
-        frames = [self._close_group(final=True)] if self.inputs.has_inputs() else []
+        if self.inputs.has_inputs():
+            frames.append(self._close_group(final=True))
         self._finished = True
         if self.decoder.waiting:
             raise ValueError(

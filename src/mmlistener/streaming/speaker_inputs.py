@@ -1,8 +1,9 @@
 """The speaker inputs a stream holds until their group closes, each placed in the group where it becomes known.
 
 Placement is the processor's rule: a word, or a code of a stream at `rate` codes per second (code `k` ends at
-`(k + 1) / rate`), enters the group holding frame `ceil(end * fps)`. A word pushed after that group has closed
-(an ASR confirms words late) enters the open group instead: what is final is never revised.
+`(k + 1) / rate`), enters the group holding frame `ceil(end * fps)`. A word an ASR confirmed late says when
+(`known`, speaker time) and enters the group of that time; one pushed after that group has closed enters the
+open group instead: what is final is never revised.
 
 Closing follows the clocks, the streams that say how much speaker time has passed: the code streams of the
 modalities (`n` codes cover `n / rate` seconds) and the emotion ids (one per group). Words have no clock. Group
@@ -59,8 +60,9 @@ class SpeakerInputs:
         """Check, then add, the inputs of one push; streams that are not modalities are ignored.
 
         Args:
-            words (`list[dict]`, *optional*): timed words `{"text", "start"?, "end"}` in seconds from the turn's
-                first frame; an end before the first frame is an error (history words go to `ListenerStream.reset`).
+            words (`list[dict]`, *optional*): timed words `{"text", "start"?, "end", "known"?}` in seconds from the
+                turn's first frame; an end before the first frame is an error (history words go to
+                `ListenerStream.reset`). A word with `known` enters the group of `max(end, known)`.
             codes (`dict[str, list[int]]`, *optional*): the next codes of each code stream (`CODE_STREAMS`).
             emotion_ids (`list[int]`, *optional*): the emotion ids of the next groups, one per group.
 
@@ -69,10 +71,8 @@ class SpeakerInputs:
         """
         placed = []
         if "words" in self.modalities:
-            parsed = word_times(words, "words")
             first_open = self.closed * self.group_size
-            frames = word_frames(parsed, sys.maxsize, self.fps)
-            placed = [(end, max(frame, first_open), text) for (text, _, end), frame in zip(parsed, frames)]
+            placed = [(end, max(frame, first_open), text) for text, end, frame in self._word_frames(words)]
         new_codes = {
             name: self._checked(values, f"{name}_codes", self.sizes[name]).tolist()
             for name, values in (codes or {}).items()
@@ -97,6 +97,19 @@ class SpeakerInputs:
         for name, values in new_codes.items():
             self.codes[name].extend(values)
         self.emotion.extend(new_emotion)
+
+    def _word_frames(self, words) -> list[tuple[str, float, int]]:
+        """`(text, end, frame)` of each non-blank word: the frame of `max(end, known)`, `known` (seconds, when a
+        word has it) being the speaker time at which a front end confirmed the word."""
+        if isinstance(words, dict):  # the columnar form of a datasets Sequence
+            words = [dict(zip(words, values)) for values in zip(*words.values())]
+        placed = []
+        for word in words or []:
+            for text, start, end in word_times([word], "words"):
+                known = word_times([{"text": text, "end": word.get("known", end)}], "words")[0][2]
+                (frame,) = word_frames([(text, start, max(end, known))], sys.maxsize, self.fps)
+                placed.append((text, end, frame))
+        return placed
 
     @staticmethod
     def _checked(values, name: str, size: int) -> np.ndarray:

@@ -1,0 +1,113 @@
+"""`mmlistener-stream`: a speaker recording fed at real-time pace to a live listener, with its latency.
+
+```
+mmlistener-stream speaker.wav --model outputs/lm --vqvae outputs/vqvae --asr_checkpoint base.en \\
+    --speechtokenizer_checkpoint ~/speechtokenizer/SpeechTokenizer.pt --out frames.npy --video listener.mp4
+```
+
+The recording goes to a [`ListenerStream`] in chunks of `--chunk_ms`, each no earlier than it would exist live;
+words come from local agreement over the ASR (in a background thread), codes from a sliding window over
+SpeechTokenizer. It prints the latency of each group's frames (p50 / p95 / max: from the moment the group's audio
+is complete to the moment its frames come out) and how many came later than a group's duration.
+"""
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..listen import check_speech
+from ..processing.audio import SAMPLE_RATE, load_audio
+from ..rendering import render_video
+from ..streaming import ListenerStream
+from ..streaming.realtime import feed
+from ..training.arguments import parse_arguments
+from .listen import SpeakerArguments, build_pipeline, listener_identity
+from .render import load_npy
+
+
+@dataclass
+class StreamArguments(SpeakerArguments):
+    """`mmlistener-stream`: the flags of `mmlistener-listen`, the outputs, the feed and the fast path."""
+
+    out: str = field(default="listener_frames.npy", metadata={"help": "The listener frames (T, 56) to write (.npy)."})
+    video: str | None = field(default=None, metadata={"help": "Also render the frames, with the audio, to this MP4."})
+    quantization: str = field(default="none", metadata={"help": "'none' or 'int8': the LM backbone's weights."})
+    chunk_ms: float = field(default=20.0, metadata={"help": "Audio per push, in milliseconds (a microphone callback)."})
+    fast: bool = field(
+        default=False, metadata={"help": "Push as fast as the stream takes the audio, not at the recording's pace."}
+    )
+    asr_update_seconds: float = field(default=1.0, metadata={"help": "New audio between two ASR transcriptions."})
+    threads: int | None = field(default=None, metadata={"help": "torch threads (default: torch's own choice)."})
+
+
+def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndarray | None) -> ListenerStream:
+    """The models of `args` (the backbone quantized as asked) in a `ListenerStream` for listener `beta`."""
+    from ..processing.incremental_asr import LocalAgreementASR
+
+    if args.quantization not in ("none", "int8"):
+        raise ValueError(f"--quantization must be 'none' or 'int8', got {args.quantization!r}")
+    pipeline = build_pipeline(args, quantization=None if args.quantization == "none" else args.quantization)
+    processor = pipeline.processor
+    asr = None
+    if "words" in processor.modalities:
+        asr = LocalAgreementASR(processor.asr, update_seconds=args.asr_update_seconds, background=True)
+    use_frames = args.speaker_motion is not None and "emotion" in processor.modalities
+    return ListenerStream(pipeline.model, processor, pipeline.vqvae, listener_identity=beta, asr=asr,
+                          speaker_shape=(np.zeros(100) if speaker_shape is None else speaker_shape) if use_frames
+                          else None)  # fmt: skip
+
+
+def run(args: StreamArguments):
+    """Stream `args.audio` through the listener; write the frames (and the video); return the `StreamTiming`."""
+    if args.audio is None:
+        raise ValueError("give the speaker recording (first argument or --audio)")
+    if not os.path.isfile(args.audio):
+        raise FileNotFoundError(f"no audio file at {args.audio!r}")
+    if not args.out.endswith(".npy"):
+        raise ValueError(f"--out is the frames file and must end in .npy, got {args.out!r} (the video is --video)")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    beta = listener_identity(args.listener_identity, args.seed)
+    speaker_motion = load_npy(args.speaker_motion, "--speaker_motion") if args.speaker_motion else None
+    speaker_shape = load_npy(args.speaker_identity, "--speaker_identity") if args.speaker_identity else None
+    audio = check_speech(load_audio(args.audio), args.audio)
+    stream = build_stream(args, beta, speaker_shape)
+    fps = stream.processor.fps
+    num_frames = len(audio) * fps // SAMPLE_RATE
+    if speaker_motion is not None and len(speaker_motion) < num_frames:
+        raise ValueError(f"--speaker_motion has {len(speaker_motion)} frames, fewer than the audio's {num_frames}")
+    with torch.inference_mode():
+        timing = feed(stream, audio, SAMPLE_RATE, args.chunk_ms / 1000, real_time=not args.fast,
+                      speaker_motion=speaker_motion if stream.speaker_shape is not None else None)  # fmt: skip
+    motion = timing.frames[:num_frames]
+    np.save(args.out, motion)
+    pace = "as fast as possible" if args.fast else "at real-time pace"
+    print(f"streamed {len(audio) / SAMPLE_RATE:.1f} s of audio {pace} in {timing.seconds:.1f} s, "
+          f"{args.chunk_ms:g} ms chunks, backbone {args.quantization}, torch threads {torch.get_num_threads()}")  # fmt: skip
+    print(timing.summary())
+    print(f"wrote {args.out} {motion.shape}")
+    if args.video:
+        speaker = None if speaker_motion is None else speaker_motion[:num_frames]
+        path = render_video(motion, args.video, speaker_motion=speaker, audio=args.audio, identity=beta,
+                            speaker_identity=speaker_shape, size=args.size, head=args.head,
+                            flame_model=args.flame_model, fps=fps, progress=True)  # fmt: skip
+        print(f"wrote {path}")
+    return timing
+
+
+def parse_and_run(args: list[str] | None = None):
+    """Run from command-line style `args` (default `sys.argv[1:]`); return the `StreamTiming`."""
+    (stream_args,) = parse_arguments((StreamArguments,), args, positional="audio")
+    return run(stream_args)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console entry point (`mmlistener-stream`): returns nothing, so a successful run exits 0."""
+    parse_and_run(args)
+
+
+if __name__ == "__main__":
+    main()

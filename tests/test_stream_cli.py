@@ -1,0 +1,44 @@
+"""`mmlistener-stream` on tiny random models: a recording fed at real-time pace, frames, video, latency."""
+
+import av
+import numpy as np
+import pytest
+from test_listen import _speech, _write_wav, models  # noqa: F401 (fixture)
+
+from mmlistener.cli.stream import parse_and_run
+
+
+def _flags(models, tmp_path, *extra):  # noqa: F811
+    return ["--model", str(models / "lm"), "--vqvae", str(models / "vqvae"), "--asr_checkpoint",
+            str(models / "whisper.pt"), "--speechtokenizer_checkpoint", str(models / "speechtokenizer"),
+            "--size", "32", "--out", str(tmp_path / "frames.npy"), *extra]  # fmt: skip
+
+
+def test_stream_writes_frames_and_video_and_prints_latency(models, tmp_path, capsys):  # noqa: F811
+    speech = _write_wav(tmp_path / "speaker.wav", _speech(1.6, 22050), 22050)
+    timing = parse_and_run([speech, *_flags(models, tmp_path), "--video", str(tmp_path / "listener.mp4")])
+    frames = np.load(tmp_path / "frames.npy")
+    assert frames.shape == (48, 56) and np.isfinite(frames).all() and frames.std() > 0
+    assert timing.seconds >= 1.6  # fed at the recording's pace
+    assert len(timing.latencies_ms) == 6 and (timing.latencies_ms > 0).all()
+    printed = capsys.readouterr().out
+    assert "6 groups: latency p50" in printed and "late (over 266.7 ms)" in printed
+    with av.open(str(tmp_path / "listener.mp4")) as container:
+        assert container.streams.audio and sum(1 for _ in container.decode(video=0)) == 48
+
+
+def test_fast_feed_gives_the_same_frames(models, tmp_path):  # noqa: F811
+    speech = _write_wav(tmp_path / "speaker.wav", _speech(1.6, 16000), 16000)
+    parse_and_run([speech, *_flags(models, tmp_path), "--chunk_ms", "100"])
+    live = np.load(tmp_path / "frames.npy")
+    timing = parse_and_run([speech, *_flags(models, tmp_path), "--fast", "true"])
+    assert np.array_equal(np.load(tmp_path / "frames.npy"), live)
+
+
+def test_bad_settings_are_named(models, tmp_path):  # noqa: F811
+    speech = _write_wav(tmp_path / "speaker.wav", _speech(1.0, 16000), 16000)
+    with pytest.raises(ValueError, match="--out is the frames file and must end in .npy"):
+        parse_and_run([speech, *_flags(models, tmp_path), "--out", str(tmp_path / "x.mp4")])
+    with pytest.raises(ValueError, match="--quantization must be 'none' or 'int8'"):
+        parse_and_run([speech, *_flags(models, tmp_path), "--quantization", "int4"])
+    assert not (tmp_path / "frames.npy").exists()
