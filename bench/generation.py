@@ -1,16 +1,22 @@
-"""ListenerForCausalLM generation speed: cached interleaved generation against full recompute.
+"""ListenerForCausalLM generation speed: cached interleaved generation against full recompute, fp32 and int8.
 
 A GPT-2-Medium-sized random backbone (24 layers, 1024 hidden, 16 heads, 50,257 text tokens) reads one
 8-second segment built by the ListenerProcessor from realistic features: ~25 words, 400 acoustic codes
-(50 Hz), 30 emotion ids, history words, i.e. 30 groups with their special tokens. Printed in one run:
-cached generation time, full-recompute time (`use_cache=False`) and their ratio; per-group step latency
-(p50 / p95) of the cached path against the real-time budget of one listener token per 8 frames at 30 fps
-(266.7 ms); peak resident memory; the machine's load average. Prints figures; asserts nothing.
+(50 Hz), 30 emotion ids, history words, i.e. 30 groups with their special tokens. Printed in one run, per
+model: per-group step latency (p50 / p95 / max) of the cached path against the real-time budget of one
+listener token per 8 frames at 30 fps (266.7 ms); cached generation time of the clip; full-recompute time
+(`use_cache=False`) and the ratio; weight memory. With `--quantization int8` the same run builds the float
+model and an int8 copy (`quantize_backbone(..., "int8")`) and alternates their cached runs, so that both
+see the same machine load; it also prints the fraction of int8 codes equal to the float codes, as
+information only: random weights give near-tied logits that flip easily (`bench/quantization_agreement.py`
+measures agreement on a trained model). Then peak resident memory, torch threads and the machine's load
+average. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/generation.py [--layers 24] [--hidden 1024] [--repeats 3] [--threads 1]
+    .venv/bin/python bench/generation.py [--quantization int8] [--layers 24] [--hidden 1024] [--repeats 3] [--threads 1]
 """
 
 import argparse
+import copy
 import os
 import resource
 import statistics
@@ -21,6 +27,7 @@ import torch
 from transformers import GPT2Config
 
 from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerProcessor
+from mmlistener.modeling import quantize_backbone
 from mmlistener.processing import gpt2_tokenizer_from_tiktoken
 
 FPS, SECONDS, GROUP = 30, 8, 8
@@ -44,13 +51,77 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def weights_mb(model: torch.nn.Module) -> float:
+    """Parameters and buffers, plus the packed weights of int8 linear layers (not parameters), in MB."""
+    tensors = list(model.parameters()) + list(model.buffers())
+    tensors += [m.weight() for m in model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+
+
+def cached_run(model: ListenerForCausalLM, batch: dict) -> tuple[float, list[float], torch.LongTensor]:
+    """One cached generation of the clip: its seconds, each group's step in ms, the codes `(1, groups)`."""
+    started = last = time.perf_counter()
+    steps_ms, codes = [], []
+    for step in model.generate_steps(**batch):
+        now = time.perf_counter()
+        steps_ms.append(1000 * (now - last))
+        last = now
+        codes.append(step)
+    return now - started, steps_ms, torch.stack(codes, 1)
+
+
+def measure(models: dict[str, ListenerForCausalLM], batch: dict, repeats: int) -> dict[str, dict]:
+    """Per model: cached runs alternating between the models (same load for all), then one full recompute."""
+    results = {name: {"clip_s": [], "steps_ms": []} for name in models}
+    with torch.inference_mode():
+        for model in models.values():
+            model.generate(**batch)  # warm-up
+        for _ in range(repeats):
+            for name, model in models.items():
+                seconds, steps_ms, codes = cached_run(model, batch)
+                results[name]["clip_s"].append(seconds)
+                results[name]["steps_ms"] += steps_ms
+                results[name]["codes"] = codes
+        for name, model in models.items():
+            started = time.perf_counter()
+            results[name]["recomputed"] = model.generate(**batch, use_cache=False)
+            results[name]["recompute_s"] = time.perf_counter() - started
+    return results
+
+
+def report(results: dict[str, dict], models: dict[str, ListenerForCausalLM], repeats: int) -> None:
+    """One column per model: step latency, clip time, recompute time and ratio, weight memory."""
+    names = list(results)
+    rows = {
+        "per-group step p50 (ms)": [np.percentile(r["steps_ms"], 50) for r in results.values()],
+        "per-group step p95 (ms)": [np.percentile(r["steps_ms"], 95) for r in results.values()],
+        "per-group step max (ms)": [max(r["steps_ms"]) for r in results.values()],
+        f"cached clip (s, median of {repeats})": [statistics.median(r["clip_s"]) for r in results.values()],
+        "full recompute (s)": [r["recompute_s"] for r in results.values()],
+        "ratio recompute/cached (x)": [r["recompute_s"] / statistics.median(r["clip_s"]) for r in results.values()],
+        "weights (MB)": [weights_mb(model) for model in models.values()],
+    }
+    print(f"{'':34s}" + "".join(f"{name:>10s}" for name in names))
+    for label, values in rows.items():
+        print(f"{label:34s}" + "".join(f"{value:10.1f}" for value in values))
+    same = [str(torch.equal(r["codes"], r["recomputed"])) for r in results.values()]
+    print(f"{'cached codes == recompute codes':34s}" + "".join(f"{value:>10s}" for value in same))
+    print(f"real-time budget per group: {BUDGET_MS:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", type=int, default=24)
     parser.add_argument("--hidden", type=int, default=1024)
     parser.add_argument("--heads", type=int, default=16)
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="weights and activations")
-    parser.add_argument("--repeats", type=int, default=3, help="cached runs (the recompute path runs once)")
+    parser.add_argument(
+        "--quantization",
+        choices=("none", "int8"),
+        default="none",
+        help="int8: also build an int8 copy of the float32 model and measure both side by side in this run",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="cached runs per model (the recompute path runs once)")
     parser.add_argument(
         "--threads",
         type=int,
@@ -59,6 +130,8 @@ def main() -> None:
         "each other make small per-group ops far slower (run with --threads 2 to see it)",
     )
     args = parser.parse_args()
+    if args.quantization == "int8" and args.dtype != "float32":
+        parser.error("--quantization int8 quantizes a float32 model: drop --dtype")
     torch.set_num_threads(args.threads)
 
     tokenizer = gpt2_tokenizer_from_tiktoken()
@@ -66,47 +139,40 @@ def main() -> None:
     config = ListenerConfig(backbone_config=backbone)
     torch.manual_seed(0)
     started = time.perf_counter()
-    model = ListenerForCausalLM(config).to(getattr(torch, args.dtype)).eval()
+    models = {args.dtype: ListenerForCausalLM(config).to(getattr(torch, args.dtype)).eval()}
     build_s = time.perf_counter() - started
     rss_model = peak_rss_mb()
+    if args.quantization == "int8":
+        started = time.perf_counter()
+        models["int8"] = quantize_backbone(copy.deepcopy(models[args.dtype]), "int8")
+        print(f"int8 copy quantized in {time.perf_counter() - started:.1f} s")
     processor = ListenerProcessor.from_listener_config(tokenizer, config)
     batch = processor(**segment(np.random.default_rng(0)), return_tensors="pt")
     batch = {key: value for key, value in batch.items() if key != "labels"}
     length, groups = batch["input_ids"].shape[1], int(batch["listener_slot_mask"].sum())
-    print(f"backbone: {args.layers} layers, {args.hidden} hidden, {sum(p.numel() for p in model.parameters()) / 1e6:.0f} M parameters (built in {build_s:.1f} s)")
+    parameters = sum(p.numel() for p in models[args.dtype].parameters()) / 1e6
+    print(f"backbone: {args.layers} layers, {args.hidden} hidden, {parameters:.0f} M parameters (built in {build_s:.1f} s)")
     print(
-        f"segment: {length} tokens, {groups} groups; {args.dtype}; torch threads: {args.threads}; "
+        f"segment: {length} tokens, {groups} groups; torch threads: {torch.get_num_threads()}; "
         f"load average before: {os.getloadavg()[0]:.2f}"
     )
 
-    with torch.inference_mode():
-        model.generate(**batch)  # warm-up
-        cached_times, steps_ms = [], []
-        for _ in range(args.repeats):
-            started = time.perf_counter()
-            last = started
-            codes = []
-            for step in model.generate_steps(**batch):
-                now = time.perf_counter()
-                steps_ms.append(1000 * (now - last))
-                last = now
-                codes.append(step)
-            cached_times.append(now - started)
-        rss_cached = peak_rss_mb()
-        started = time.perf_counter()
-        recomputed = model.generate(**batch, use_cache=False)
-        recompute_s = time.perf_counter() - started
-    cached_s = statistics.median(cached_times)
-    same = torch.equal(torch.stack(codes, 1), recomputed)
-    p50, p95 = np.percentile(steps_ms, [50, 95])
-    print(f"cached generation:       {cached_s:8.2f} s (median of {args.repeats})")
-    print(f"full recompute:          {recompute_s:8.2f} s")
-    print(f"ratio recompute/cached:  {recompute_s / cached_s:8.1f} x   (codes identical: {same})")
-    print(f"per-group step latency:  p50 {p50:7.1f} ms, p95 {p95:7.1f} ms, max {max(steps_ms):7.1f} ms (real-time budget {BUDGET_MS:.1f} ms)")
-    cache_mb = 2 * args.layers * length * args.hidden * model.dtype.itemsize / 2**20
+    results = measure(models, batch, args.repeats)
+    report(results, models, args.repeats)
+    if args.quantization == "int8":
+        fast, reference = results["int8"], results[args.dtype]
+        speedup = np.percentile(reference["steps_ms"], 50) / np.percentile(fast["steps_ms"], 50)
+        over_recompute = reference["recompute_s"] / statistics.median(fast["clip_s"])
+        print(f"int8 step p50 {speedup:.1f}x faster than float32's; float32 recompute / int8 cached clip: {over_recompute:.1f}x")
+        agree = int((fast["codes"] == reference["codes"]).sum())
+        print(
+            f"int8 greedy codes equal to float32's: {agree}/{groups} ({agree / groups:.3f}; information only: "
+            "random weights, near-tied logits; bench/quantization_agreement.py measures a trained model)"
+        )
+    cache_mb = 2 * args.layers * length * args.hidden * getattr(torch, args.dtype).itemsize / 2**20
     print(
-        f"peak RSS: {rss_model:.0f} MB after building the model, {rss_cached:.0f} MB after cached generation, "
-        f"{peak_rss_mb():.0f} MB after recompute (KV cache of the whole segment: {cache_mb:.0f} MB)"
+        f"peak RSS: {rss_model:.0f} MB after building the model, {peak_rss_mb():.0f} MB at the end "
+        f"(all models; KV cache of the whole segment: {cache_mb:.0f} MB per model)"
     )
     print(f"load average after: {os.getloadavg()[0]:.2f} (other jobs on this machine slow every figure)")
 

@@ -32,13 +32,21 @@ def test_fast_feed_gives_the_same_frames(models, tmp_path):  # noqa: F811
     parse_and_run([speech, *_flags(models, tmp_path), "--chunk_ms", "100"])
     live = np.load(tmp_path / "frames.npy")
     timing = parse_and_run([speech, *_flags(models, tmp_path), "--fast", "true"])
-    assert np.array_equal(np.load(tmp_path / "frames.npy"), live)
+    assert np.array_equal(np.load(tmp_path / "frames.npy"), live) and len(timing.latencies_ms) == 6
 
 
 def test_bad_settings_are_named(models, tmp_path):  # noqa: F811
     speech = _write_wav(tmp_path / "speaker.wav", _speech(1.0, 16000), 16000)
     with pytest.raises(ValueError, match="--out is the frames file and must end in .npy"):
         parse_and_run([speech, *_flags(models, tmp_path), "--out", str(tmp_path / "x.mp4")])
-    with pytest.raises(ValueError, match="--quantization must be 'none' or 'int8'"):
+    with pytest.raises(ValueError, match="--quantization must be 'none' or one of"):
         parse_and_run([speech, *_flags(models, tmp_path), "--quantization", "int4"])
     assert not (tmp_path / "frames.npy").exists()
+
+
+def test_stream_with_an_int8_backbone(models, tmp_path, capsys):  # noqa: F811
+    speech = _write_wav(tmp_path / "speaker.wav", _speech(1.6, 16000), 16000)
+    parse_and_run([speech, *_flags(models, tmp_path), "--quantization", "int8", "--fast", "true"])
+    frames = np.load(tmp_path / "frames.npy")
+    assert frames.shape == (48, 56) and np.isfinite(frames).all()
+    assert "backbone int8" in capsys.readouterr().out

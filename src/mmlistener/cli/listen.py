@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..listen import check_speech, drop_acoustic_streams, listen
+from ..modeling.quantization import QUANTIZATION_METHODS
 from ..processing.audio import load_audio
 from ..rendering import render_video
 from ..training.arguments import parse_arguments
@@ -61,6 +62,9 @@ class SpeakerArguments:
     size: int = field(default=256, metadata={"help": "Pixels per panel side."})
     head: str = field(default="builtin", metadata={"help": "'builtin' or 'flame' (needs --flame_model)."})
     flame_model: str | None = field(default=None, metadata={"help": "Path of FLAME 2020's generic_model.pkl."})
+    quantization: str = field(
+        default="none", metadata={"help": "'none' or 'int8': int8 linear layers in the LM's backbone (CPU, faster)."}
+    )
 
 
 @dataclass
@@ -115,13 +119,14 @@ def _speechtokenizer_files(args: SpeakerArguments) -> tuple[str, str]:
     return config, checkpoint
 
 
-def build_pipeline(args: SpeakerArguments, quantization: str | None = None):
-    """The LM, its processor with the front ends its modalities need, and the VQ-VAE, as a `ListenerPipeline`.
-
-    `quantization` (`"int8"`, *optional*) quantizes the LM's backbone as it loads.
-    """
+def build_pipeline(args: SpeakerArguments):
+    """The LM (its backbone quantized as `args.quantization` says), its processor with the front ends its
+    modalities need, and the VQ-VAE, as a `ListenerPipeline`."""
     from .. import IdentityVQVAE, ListenerForCausalLM, ListenerPipeline, ListenerProcessor
 
+    if args.quantization not in ("none", *QUANTIZATION_METHODS):
+        raise ValueError(f"--quantization must be 'none' or one of {QUANTIZATION_METHODS}, got {args.quantization!r}")
+    quantization = None if args.quantization == "none" else args.quantization
     model_dir = _model_dir(args.model, "--model", "listener model")
     vqvae_dir = _model_dir(args.vqvae, "--vqvae", "VQ-VAE")
     processor = ListenerProcessor.from_pretrained(model_dir)
@@ -149,7 +154,7 @@ def build_pipeline(args: SpeakerArguments, quantization: str | None = None):
     if args.speaker_motion and "emotion" in processor.modalities and processor.emotion_checkpoint is None:
         raise ValueError("--speaker_motion gives emotion ids through an emotion recogniser: add --emotion_checkpoint "
                          "DIR, or leave out --speaker_motion for Neutral emotion")  # fmt: skip
-    model = ListenerForCausalLM.from_pretrained(model_dir, **({"quantization": quantization} if quantization else {}))
+    model = ListenerForCausalLM.from_pretrained(model_dir, quantization=quantization)
     return ListenerPipeline(model, processor, IdentityVQVAE.from_pretrained(vqvae_dir))
 
 

@@ -29,11 +29,10 @@ from .render import load_npy
 
 @dataclass
 class StreamArguments(SpeakerArguments):
-    """`mmlistener-stream`: the flags of `mmlistener-listen`, the outputs, the feed and the fast path."""
+    """`mmlistener-stream`: the flags of `mmlistener-listen`, the outputs and the feed."""
 
     out: str = field(default="listener_frames.npy", metadata={"help": "The listener frames (T, 56) to write (.npy)."})
     video: str | None = field(default=None, metadata={"help": "Also render the frames, with the audio, to this MP4."})
-    quantization: str = field(default="none", metadata={"help": "'none' or 'int8': the LM backbone's weights."})
     chunk_ms: float = field(default=20.0, metadata={"help": "Audio per push, in milliseconds (a microphone callback)."})
     fast: bool = field(
         default=False, metadata={"help": "Push as fast as the stream takes the audio, not at the recording's pace."}
@@ -46,9 +45,7 @@ def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndar
     """The models of `args` (the backbone quantized as asked) in a `ListenerStream` for listener `beta`."""
     from ..processing.incremental_asr import LocalAgreementASR
 
-    if args.quantization not in ("none", "int8"):
-        raise ValueError(f"--quantization must be 'none' or 'int8', got {args.quantization!r}")
-    pipeline = build_pipeline(args, quantization=None if args.quantization == "none" else args.quantization)
+    pipeline = build_pipeline(args)
     processor = pipeline.processor
     asr = None
     if "words" in processor.modalities:

@@ -8,9 +8,9 @@ scores the full extended vocabulary for stage 1. The text rows keep their values
 drawn from `normal(0, initializer_range)`. A separate listener head maps hidden states to the
 `num_listener_tokens` listener classes for stage 2 and generation.
 
-This file imports nothing from mmlistener but its configuration (relative import): it is copied next
-to saved weights so that `AutoModelForCausalLM.from_pretrained(dir, trust_remote_code=True)` works
-where mmlistener is not installed.
+This file imports nothing from mmlistener but its configuration and `quantization.py` (relative imports):
+the three are copied next to saved weights so that `AutoModelForCausalLM.from_pretrained(dir,
+trust_remote_code=True)` works where mmlistener is not installed.
 """
 
 import copy
@@ -36,6 +36,7 @@ from transformers.utils import ModelOutput
 from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_listener import ListenerConfig
+from .quantization import quantize_backbone
 
 IGNORE_INDEX = -100
 
@@ -223,6 +224,17 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             raise ValueError("from_backbone takes the backbone's own config; do not pass backbone_config")
         config = ListenerConfig(backbone_config=copy.deepcopy(backbone.config), **config_kwargs)
         return cls(config, backbone=backbone)
+
+    @classmethod
+    def from_pretrained(cls, *args, quantization: str | None = None, **kwargs) -> "ListenerForCausalLM":
+        """[`PreTrainedModel.from_pretrained`], then [`quantize_backbone`] when `quantization` is given.
+
+        Args:
+            quantization (`str`, *optional*): `"int8"` for int8 linear layers in the backbone's blocks (CPU
+                inference); `None` keeps the saved float weights. Other arguments as in `from_pretrained`.
+        """
+        model = super().from_pretrained(*args, **kwargs)
+        return model if quantization is None else quantize_backbone(model, quantization)
 
     # -- embeddings (HF accessors) -------------------------------------------------------------------
 
