@@ -46,7 +46,8 @@ def test_bad_settings_are_named(models, tmp_path):  # noqa: F811
 
 def test_stream_with_an_int8_backbone(models, tmp_path, capsys):  # noqa: F811
     speech = _write_wav(tmp_path / "speaker.wav", _speech(1.6, 16000), 16000)
-    parse_and_run([speech, *_flags(models, tmp_path), "--quantization", "int8", "--fast", "true"])
+    parse_and_run([speech, *_flags(models, tmp_path), "--quantization", "int8", "--fast", "true", "--threads", "1",
+                   "--code_window_seconds", "0.6", "--code_right_context_seconds", "0"])  # the real-time settings
     frames = np.load(tmp_path / "frames.npy")
     assert frames.shape == (48, 56) and np.isfinite(frames).all()
     assert "backbone int8" in capsys.readouterr().out

@@ -19,6 +19,12 @@ import torch
 
 from ..listen import check_speech
 from ..processing.audio import SAMPLE_RATE, load_audio
+from ..processing.incremental_asr import LocalAgreementASR
+from ..processing.streaming_codes import (
+    DEFAULT_RIGHT_CONTEXT_SECONDS,
+    DEFAULT_WINDOW_SECONDS,
+    SlidingWindowCodes,
+)
 from ..rendering import render_video
 from ..streaming import ListenerStream
 from ..streaming.realtime import feed
@@ -38,22 +44,31 @@ class StreamArguments(SpeakerArguments):
         default=False, metadata={"help": "Push as fast as the stream takes the audio, not at the recording's pace."}
     )
     asr_update_seconds: float = field(default=1.0, metadata={"help": "New audio between two ASR transcriptions."})
+    code_window_seconds: float = field(
+        default=DEFAULT_WINDOW_SECONDS, metadata={"help": "Audio SpeechTokenizer encodes for each group's codes."}
+    )
+    code_right_context_seconds: float = field(
+        default=DEFAULT_RIGHT_CONTEXT_SECONDS,
+        metadata={"help": "Audio after a group's codes before they are final (latency; 0 for a model trained on "
+                  "codes extracted the streaming way with the same settings)."},
+    )  # fmt: skip
     threads: int | None = field(default=None, metadata={"help": "torch threads (default: torch's own choice)."})
 
 
 def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndarray | None) -> ListenerStream:
     """The models of `args` (the backbone quantized as asked) in a `ListenerStream` for listener `beta`."""
-    from ..processing.incremental_asr import LocalAgreementASR
-
     pipeline = build_pipeline(args)
     processor = pipeline.processor
     asr = None
     if "words" in processor.modalities:
         asr = LocalAgreementASR(processor.asr, update_seconds=args.asr_update_seconds, background=True)
+    codes = None
+    if any(name in processor.modalities for name in ("acoustic", "content")):
+        codes = SlidingWindowCodes(processor.acoustic_codec, args.code_window_seconds, args.code_right_context_seconds)
     use_frames = args.speaker_motion is not None and "emotion" in processor.modalities
-    return ListenerStream(pipeline.model, processor, pipeline.vqvae, listener_identity=beta, asr=asr,
-                          speaker_shape=(np.zeros(100) if speaker_shape is None else speaker_shape) if use_frames
-                          else None)  # fmt: skip
+    shape = (np.zeros(100) if speaker_shape is None else speaker_shape) if use_frames else None
+    return ListenerStream(pipeline.model, processor, pipeline.vqvae, listener_identity=beta, speaker_shape=shape,
+                          asr=asr, acoustic_codes=codes)  # fmt: skip
 
 
 def run(args: StreamArguments):
