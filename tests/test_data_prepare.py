@@ -10,28 +10,14 @@ import pytest
 import soundfile
 import torch
 from datasets import load_from_disk
+from tiny_speech import tiny_codec, tiny_speechtokenizer_config
 
 from mmlistener import EmotionRecognizer, EmotionRecognizerConfig
 from mmlistener.data import write_synthetic_corpus
 from mmlistener.data.preparation import media_path
-from mmlistener.processing import SpeechTokenizerCodes, group_emotion_ids
+from mmlistener.processing import group_emotion_ids
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "datasets_scripts"
-TINY_SPEECHTOKENIZER = {
-    "n_filters": 4,
-    "dimension": 16,
-    "semantic_dimension": 16,
-    "strides": [8, 5, 4, 2],
-    "lstm_layers": 1,
-    "bidirectional": True,
-    "dilation_base": 2,
-    "residual_kernel_size": 3,
-    "n_residual_layers": 1,
-    "activation": "ELU",
-    "sample_rate": 16000,
-    "n_q": 2,
-    "codebook_size": 1024,
-}
 
 
 def script_main(name):
@@ -41,14 +27,8 @@ def script_main(name):
 @pytest.fixture(scope="module")
 def front_ends(tmp_path_factory):
     root = tmp_path_factory.mktemp("front_ends")
-    torch.manual_seed(0)
-    codec = SpeechTokenizerCodes.from_config(TINY_SPEECHTOKENIZER)
-    with torch.no_grad():  # spread the random codebooks over the encoder's outputs so that codes vary
-        latent = codec.model.encoder(torch.randn(1, 1, 16000) * 0.1)
-        for layer in codec.model.quantizer.vq.layers:
-            layer._codebook.embed.normal_(std=float(latent.std()))
-            layer._codebook.inited.fill_(1)
-    (root / "config.json").write_text(json.dumps(TINY_SPEECHTOKENIZER))
+    codec = tiny_codec(n_q=2)
+    (root / "config.json").write_text(json.dumps(tiny_speechtokenizer_config(n_q=2)))
     torch.save(codec.model.state_dict(), root / "SpeechTokenizer.pt")
     recognizer = EmotionRecognizer(EmotionRecognizerConfig(hidden_size=16)).eval()
     recognizer.save_pretrained(root / "emotion")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from tiny_speech import tiny_codec, tiny_speechtokenizer_config
 
 from mmlistener import EmotionRecognizer, EmotionRecognizerConfig, ListenerProcessor
 from mmlistener.processing import (
@@ -21,22 +22,6 @@ from mmlistener.processing import (
 )
 from mmlistener.processing.tokenizer import GPT2_PATTERN, whisper_gpt2_ranks_path
 
-TINY_SPEECHTOKENIZER = {
-    "n_filters": 4,
-    "dimension": 16,
-    "semantic_dimension": 16,
-    "strides": [8, 5, 4, 2],
-    "lstm_layers": 1,
-    "bidirectional": True,
-    "dilation_base": 2,
-    "residual_kernel_size": 3,
-    "n_residual_layers": 1,
-    "activation": "ELU",
-    "sample_rate": 16000,
-    "n_q": 3,
-    "codebook_size": 1024,
-}
-
 
 def sine(frequency, seconds, sampling_rate, amplitude=0.5):
     t = np.arange(int(seconds * sampling_rate)) / sampling_rate
@@ -50,14 +35,7 @@ def dominant_frequency(signal, sampling_rate):
 
 @pytest.fixture(scope="module")
 def codec():
-    torch.manual_seed(0)
-    codec = SpeechTokenizerCodes.from_config(TINY_SPEECHTOKENIZER)
-    with torch.no_grad():  # a random model's k-means codebooks start at zero: spread them over the latents
-        latent = codec.model.encoder(torch.randn(1, 1, 16000) * 0.1)
-        for layer in codec.model.quantizer.vq.layers:
-            layer._codebook.embed.normal_(std=float(latent.std()))
-            layer._codebook.inited.fill_(1)
-    return codec
+    return tiny_codec()
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +119,7 @@ def test_acoustic_codes_are_the_second_quantizer(codec):
 
 def test_speechtokenizer_from_checkpoint(tmp_path, codec):
     config_path, checkpoint_path = tmp_path / "config.json", tmp_path / "SpeechTokenizer.pt"
-    config_path.write_text(json.dumps(TINY_SPEECHTOKENIZER))
+    config_path.write_text(json.dumps(tiny_speechtokenizer_config()))
     torch.save(codec.model.state_dict(), checkpoint_path)
     loaded = SpeechTokenizerCodes.from_checkpoint(str(config_path), str(checkpoint_path))
     audio = np.random.default_rng(1).standard_normal(8000).astype(np.float32) * 0.1

@@ -8,6 +8,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from tiny_speech import tiny_speechtokenizer_config
 from transformers import GPT2Config
 
 from mmlistener import (
@@ -20,12 +21,6 @@ from mmlistener import (
 from mmlistener.cli.listen import listener_identity, parse_and_run
 from mmlistener.listen import speaker_windows, window_bounds
 from mmlistener.processing import SpeechTokenizerCodes, gpt2_tokenizer_from_tiktoken
-
-TINY_SPEECHTOKENIZER = {
-    "n_filters": 4, "dimension": 16, "semantic_dimension": 16, "strides": [8, 5, 4, 2], "lstm_layers": 1,
-    "bidirectional": True, "dilation_base": 2, "residual_kernel_size": 3, "n_residual_layers": 1,
-    "activation": "ELU", "sample_rate": 16000, "n_q": 3, "codebook_size": 1024,
-}  # fmt: skip
 
 
 def _write_wav(path, signal: np.ndarray, rate: int) -> str:
@@ -73,8 +68,8 @@ def models(tmp_path_factory):
     torch.save({"dims": asdict(dims), "model_state_dict": whisper.state_dict()}, root / "whisper.pt")
 
     (root / "speechtokenizer").mkdir()
-    (root / "speechtokenizer" / "config.json").write_text(json.dumps(TINY_SPEECHTOKENIZER))
-    codec = SpeechTokenizerCodes.from_config(TINY_SPEECHTOKENIZER)
+    (root / "speechtokenizer" / "config.json").write_text(json.dumps(tiny_speechtokenizer_config()))
+    codec = SpeechTokenizerCodes.from_config(tiny_speechtokenizer_config())
     torch.save(codec.model.state_dict(), root / "speechtokenizer" / "SpeechTokenizer.pt")
     return root
 

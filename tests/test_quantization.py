@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from test_listener_generation import SAMPLES, inputs
 from test_listener_model import listener_config, make_batch
 from torch import nn
 from transformers.pytorch_utils import Conv1D
@@ -12,15 +13,6 @@ from mmlistener import ListenerForCausalLM
 from mmlistener.modeling import quantize_backbone
 
 INT8_LINEAR = torch.ao.nn.quantized.dynamic.Linear
-SAMPLES = [
-    {"history": 4, "words": [2, 0, 1, 3, 0, 2]},
-    {"history": 0, "words": [0, 3, 0, 1, 2, 0]},
-    {"history": 7, "words": [1, 1, 4, 0, 1, 0]},
-]
-
-
-def inputs(batch):
-    return {key: value for key, value in batch.items() if key != "labels"}
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import pytest
 import soxr
 from test_incremental_asr import SCRIPT, ScriptedRecognizer, clock_audio
 from test_streaming import model, processor_of, vqvae  # noqa: F401 (fixtures)
+from tiny_speech import tiny_speechtokenizer_config
 
 from mmlistener.processing import SpeechTokenizerCodes
 from mmlistener.processing.incremental_asr import LocalAgreementASR
@@ -15,11 +16,6 @@ from mmlistener.streaming import ListenerStream
 
 RATE, FPS, GROUP = 16_000, 30, 8
 GROUP_SAMPLES = 12_800 // 3  # not whole: 3 groups are 12,800 samples (40 codes)
-TINY_CODEC = {
-    "n_filters": 4, "dimension": 16, "semantic_dimension": 16, "strides": [8, 5, 4, 2], "lstm_layers": 1,
-    "bidirectional": True, "dilation_base": 2, "residual_kernel_size": 3, "n_residual_layers": 1,
-    "activation": "ELU", "sample_rate": 16000, "n_q": 2, "codebook_size": 8,
-}  # fmt: skip
 CODE_SETTINGS = {"window_seconds": 1.0, "right_context_seconds": 0.1, "hop_seconds": 0.1}
 
 
@@ -28,7 +24,7 @@ def codec():
     import torch
 
     torch.manual_seed(0)
-    codec = SpeechTokenizerCodes.from_config(TINY_CODEC)
+    codec = SpeechTokenizerCodes.from_config(tiny_speechtokenizer_config(n_q=2, codebook_size=8))
     with torch.no_grad():  # a random model's k-means codebooks start at zero: draw each level's from its inputs
         noise = np.random.default_rng(1).normal(scale=0.3, size=RATE).astype(np.float32)
         audio = torch.from_numpy(np.concatenate([speaker_audio(1.0), noise]))

@@ -6,43 +6,17 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tiny_speech import tiny_codec
 
-from mmlistener.processing import SlidingWindowCodes, SpeechTokenizerCodes, sliding_window_encode
+from mmlistener.processing import SlidingWindowCodes, sliding_window_encode
 from mmlistener.processing.streaming_codes import DEFAULT_HOP_SECONDS, block_end
 
-TINY_SPEECHTOKENIZER = {
-    "n_filters": 4,
-    "dimension": 16,
-    "semantic_dimension": 16,
-    "strides": [8, 5, 4, 2],
-    "lstm_layers": 1,
-    "bidirectional": True,
-    "dilation_base": 2,
-    "residual_kernel_size": 3,
-    "n_residual_layers": 1,
-    "activation": "ELU",
-    "sample_rate": 16000,
-    "n_q": 2,
-    "codebook_size": 1024,
-}
 HOP = 320
 
 
-def build_codec() -> SpeechTokenizerCodes:
-    torch.manual_seed(0)
-    codec = SpeechTokenizerCodes.from_config(TINY_SPEECHTOKENIZER)
-    with torch.no_grad():  # a random model's k-means codebooks start at zero: spread them over the latents
-        latent = codec.model.encoder(torch.randn(1, 1, 16000) * 0.1)
-        for layer in codec.model.quantizer.vq.layers:
-            layer._codebook.embed.normal_(std=float(latent.std()))
-            layer._codebook.inited.fill_(1)
-    return codec
-
-
-CODEC = build_codec()  # module level: hypothesis tests cannot take function-scoped fixtures
+CODEC = tiny_codec(n_q=2)  # module level: hypothesis tests cannot take function-scoped fixtures
 
 
 def noise(samples: int, seed: int = 0) -> np.ndarray:

@@ -126,24 +126,9 @@ def sliding_window_encode(
     Returns:
         `(content_codes, acoustic_codes)`: two int lists of `ceil(samples / 320)` codes, as `codec.encode`.
     """
-    window, right_context, hop = window_settings(window_seconds, right_context_seconds, hop_seconds)
-    audio = checked_audio(audio)
-    content, acoustic = [], []
-    start, block = 0, 0
-    while block_end(block, hop) + right_context <= len(audio) // HOP_SAMPLES:
-        first, end = _block_window(block, hop, right_context, window)
-        stop = block_end(block, hop)
-        codes = _window_codes(codec, audio[first * HOP_SAMPLES : end * HOP_SAMPLES], start - first, stop - first)
-        content += codes[0]
-        acoustic += codes[1]
-        start, block = stop, block + 1
-    total = code_count(len(audio))
-    if start < total:
-        first = max(0, total - window)
-        codes = _window_codes(codec, audio[first * HOP_SAMPLES :], start - first, total - first)
-        content += codes[0]
-        acoustic += codes[1]
-    return content, acoustic
+    stream = SlidingWindowCodes(codec, window_seconds, right_context_seconds, hop_seconds)
+    pushed, tail = stream.push(audio), stream.finish()
+    return pushed["content"] + tail["content"], pushed["acoustic"] + tail["acoustic"]
 
 
 class SlidingWindowCodes:
