@@ -181,3 +181,13 @@ def test_bad_audio_raises(audio, match):
     assert stream.samples == 1000  # the bad chunk was not kept
     with pytest.raises(ValueError, match=match):
         sliding_window_encode(CODEC, audio)
+
+
+@pytest.mark.parametrize("codes", [1, 3, 7, 10, 14])
+def test_a_hop_of_whole_codes_in_seconds_is_whole(codes):
+    """`hop_seconds = codes / 50` is `codes` codes, though `codes / 50 * 50` may not be exactly `codes` in floats:
+    a window of `codes + 1` codes holds its blocks."""
+    stream = SlidingWindowCodes(CODEC, (codes + 1) / 50, 0.0, codes / 50)
+    assert stream.hop == codes and [block_end(block, stream.hop) for block in range(3)] == [
+        codes + 1, 2 * codes + 1, 3 * codes + 1
+    ]

@@ -62,7 +62,7 @@ def window_settings(window_seconds: float, right_context_seconds: float, hop_sec
     window = _seconds_to_codes(window_seconds, "window_seconds", 1)
     right_context = _seconds_to_codes(right_context_seconds, "right_context_seconds", 0)
     try:
-        hop = float(hop_seconds) * CODE_RATE
+        hop = round(float(hop_seconds) * CODE_RATE, 6)  # 0.14 s is 7 codes, not 7.000000000000001
     except (TypeError, ValueError):
         hop = math.nan
     if isinstance(hop_seconds, bool) or not math.isfinite(hop) or hop < 1:
