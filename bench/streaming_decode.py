@@ -10,7 +10,7 @@ truth motion, and the decode time per group; then a reference row (the whole-win
 of the motion (the L2 of each window's mean frame to the window). Prints figures; asserts nothing.
 
     .venv/bin/python bench/streaming_decode.py [--vqvae outputs/demo/vqvae] [--dataset outputs/demo/dataset_tokens]
-        [--codes dataset|encode] [--splits test validation] [--look_backs 2 3 4 6 8 12 16 30] [--threads 1]
+        [--codes dataset|encode|generate [--lm outputs/demo/lm_stage2]] [--splits test validation] [--look_backs 2 3 4 6 8 12 16 30] [--threads 1]
 """
 
 import argparse
@@ -25,6 +25,7 @@ from datasets import load_from_disk
 from mmlistener import IdentityVQVAE
 from mmlistener.evaluation import l2
 from mmlistener.evaluation.tables import markdown_table
+from mmlistener.runs import load_pipeline
 from mmlistener.streaming import StreamingDecoder
 
 
@@ -43,11 +44,12 @@ def main() -> None:
     parser.add_argument("--dataset", default="outputs/demo/dataset_tokens", help="a dataset with listener_codes")
     parser.add_argument(
         "--codes",
-        choices=("dataset", "encode"),
+        choices=("dataset", "encode", "generate"),
         default="dataset",
-        help="the dataset's listener_codes, or codes of the listener motion encoded by --vqvae (for a VQ-VAE other "
-        "than the one that tokenised the dataset)",
+        help="the dataset's listener_codes; codes of the listener motion encoded by --vqvae (for a VQ-VAE other "
+        "than the one that tokenised the dataset); or the codes --lm generates (greedy) for each window",
     )
+    parser.add_argument("--lm", default=None, help="a trained ListenerForCausalLM, for --codes generate")
     parser.add_argument("--splits", nargs="+", default=["test", "validation"], help="splits whose windows are used")
     parser.add_argument("--look_backs", nargs="+", type=int, default=[2, 3, 4, 6, 8, 12, 16, 30])
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
@@ -59,6 +61,14 @@ def main() -> None:
     windows = [example for split in args.splits for example in dataset[split]]
     rate = vqvae.config.downsample_rate
     whole, truth, identities, scale = [], [], [], []
+    if args.codes == "generate":
+        if args.lm is None:
+            raise ValueError("--codes generate needs --lm, the listener model that generates the codes")
+        _, _, pipeline = load_pipeline(args.lm, vqvae)
+        for start in range(0, len(windows), 8):
+            batch = windows[start : start + 8]
+            for example, row in zip(batch, pipeline.generate_codes(batch).tolist()):
+                example["listener_codes"] = row[: -(-pipeline.num_frames(example) // rate)]
     for example in windows:
         identity = np.asarray(example["listener_identity"], dtype=np.float32)
         gt = np.asarray(example["listener_motion"], dtype=np.float32)
