@@ -20,23 +20,7 @@ import torch
 
 from mmlistener import ListenerForCausalLM, ListenerProcessor
 from mmlistener.evaluation.systems import load_split
-from mmlistener.pipeline import SPEAKER_KEYS, ListenerPipeline
-
-
-def speaker_inputs(windows: list[dict]) -> dict:
-    """Processor arguments of a batch of windows: their speaker streams and lengths, never their listener codes."""
-    inputs = {"num_frames": [ListenerPipeline.num_frames(window) for window in windows]}
-    for key in SPEAKER_KEYS:
-        values = [window.get(key) for window in windows]
-        if all(value is not None for value in values):
-            inputs[key] = values
-    return inputs
-
-
-def own_codes(codes: torch.LongTensor, windows: list[dict], group_size: int) -> list[torch.LongTensor]:
-    """Each window's own codes `(ceil(T_i / group_size),)` of `codes (batch, groups)` (generate pads the rest)."""
-    lengths = [-(-ListenerPipeline.num_frames(window) // group_size) for window in windows]
-    return [row[:length] for row, length in zip(codes, lengths)]
+from mmlistener.pipeline import ListenerPipeline
 
 
 def forced_decisions(model: ListenerForCausalLM, batch: dict) -> torch.LongTensor:
@@ -69,13 +53,14 @@ def main() -> None:
     with torch.inference_mode():
         for start in range(0, len(windows), args.batch_size):
             chunk = windows[start : start + args.batch_size]
-            batch = processor(**speaker_inputs(chunk), return_tensors="pt")
+            batch = processor(**ListenerPipeline.processor_inputs(chunk), return_tensors="pt")
             for name, model in models.items():
                 started = time.perf_counter()
-                codes[name] += own_codes(model.generate(**batch), chunk, group_size)
+                codes[name] += ListenerPipeline.own_codes(model.generate(**batch), chunk, group_size)
                 seconds[name] += time.perf_counter() - started
             reference = [row.tolist() for row in codes["float32"][start:]]
-            teacher = processor(**speaker_inputs(chunk), listener_codes=reference, return_tensors="pt")
+            teacher = processor(**ListenerPipeline.processor_inputs(chunk), listener_codes=reference,
+                                return_tensors="pt")  # fmt: skip
             for name, model in models.items():
                 forced[name].append(forced_decisions(model, teacher))
 

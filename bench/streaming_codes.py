@@ -214,9 +214,8 @@ def listener_codes(pipeline, examples: list[dict], batch_size: int = 8) -> list[
     codes = []
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
-        generated = pipeline.generate_codes(batch)
-        for row, example in zip(generated.tolist(), batch):
-            codes.append(row[: -(-pipeline.num_frames(example) // pipeline.processor.group_size)])
+        own = pipeline.own_codes(pipeline.generate_codes(batch), batch, pipeline.processor.group_size)
+        codes.extend(row.tolist() for row in own)
     return codes
 
 

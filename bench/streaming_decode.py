@@ -67,8 +67,8 @@ def main() -> None:
         _, _, pipeline = load_pipeline(args.lm, vqvae)
         for start in range(0, len(windows), 8):
             batch = windows[start : start + 8]
-            for example, row in zip(batch, pipeline.generate_codes(batch).tolist()):
-                example["listener_codes"] = row[: -(-pipeline.num_frames(example) // rate)]
+            for example, row in zip(batch, pipeline.own_codes(pipeline.generate_codes(batch), batch, rate)):
+                example["listener_codes"] = row.tolist()
     for example in windows:
         identity = np.asarray(example["listener_identity"], dtype=np.float32)
         gt = np.asarray(example["listener_motion"], dtype=np.float32)

@@ -1,5 +1,7 @@
 """Baselines: which train window each one returns, seeding, lengths, the shared interface."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -270,3 +272,11 @@ def test_oracle_decodes_each_windows_own_codes_in_its_listeners_style():
     own = np.mean([l2(p, e["listener_motion"]) for p, e in zip(predictions, examples)])
     other = np.mean([l2(p, e["listener_motion"]) for p, e in zip(predictions[1:] + predictions[:1], examples)])
     assert own < other
+
+
+def test_listener_pipeline_refuses_a_processor_at_another_frame_rate(pipeline_parts):
+    model, processor, vqvae = pipeline_parts
+    other = copy.deepcopy(processor)
+    other.fps = 25
+    with pytest.raises(ValueError, match="listener model works at 30 fps but its processor at 25"):
+        ListenerPipeline(model, other, vqvae)

@@ -3,6 +3,7 @@
 import av
 import numpy as np
 import pytest
+import torch
 from test_listen import _speech, _write_wav, models  # noqa: F401 (fixture)
 
 from mmlistener.cli.stream import parse_and_run
@@ -44,10 +45,20 @@ def test_bad_settings_are_named(models, tmp_path):  # noqa: F811
     assert not (tmp_path / "frames.npy").exists()
 
 
-def test_stream_with_an_int8_backbone(models, tmp_path, capsys):  # noqa: F811
+def test_stream_with_an_int8_backbone(models, tmp_path, monkeypatch):  # noqa: F811
+    from mmlistener.modeling import modeling_listener
+
+    quantized, quantize = [], modeling_listener.quantize_backbone
+
+    def spy(model, method):
+        quantized.append(quantize(model, method))
+        return quantized[-1]
+
+    monkeypatch.setattr(modeling_listener, "quantize_backbone", spy)
     speech = _write_wav(tmp_path / "speaker.wav", _speech(1.6, 16000), 16000)
     parse_and_run([speech, *_flags(models, tmp_path), "--quantization", "int8", "--fast", "true", "--threads", "1",
                    "--code_window_seconds", "0.6", "--code_right_context_seconds", "0"])  # the real-time settings
     frames = np.load(tmp_path / "frames.npy")
     assert frames.shape == (48, 56) and np.isfinite(frames).all()
-    assert "backbone int8" in capsys.readouterr().out
+    (model,) = quantized  # the streamed LM is the int8 one
+    assert any(isinstance(module, torch.ao.nn.quantized.dynamic.Linear) for module in model.modules())

@@ -143,3 +143,12 @@ def test_bad_audio_is_refused_and_nothing_is_lost(model, vqvae, codec):  # noqa:
     reference = make_stream(model, vqvae, codec, modalities=("acoustic", "emotion"))
     stream.finish(), reference.push_audio(speaker_audio(2.4), RATE), reference.finish()
     assert stream.codes == reference.codes
+
+
+def test_a_refused_first_chunk_does_not_fix_the_turns_rate(model, vqvae, codec):  # noqa: F811
+    stream = make_stream(model, vqvae, codec, modalities=("acoustic", "emotion"))
+    with pytest.raises(ValueError, match="NaN"):
+        stream.push_audio(np.full(441, np.nan, dtype=np.float32), 44_100)
+    stream.push_audio(speaker_audio(2.4), RATE)  # the turn's rate is the first accepted chunk's
+    stream.finish()
+    assert len(stream.codes) == 9

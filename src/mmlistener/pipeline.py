@@ -22,8 +22,14 @@ def check_compatible(listener_config, processor, vqvae_config) -> None:
 
     The three hold the same two numbers: the codebook size (`num_listener_tokens` of the LM and the processor,
     `codebook_size` of the VQ-VAE) and the frames per code (`group_size`, `group_size`, `downsample_rate`).
-    A mismatch would decode the wrong codes, or the right codes at the wrong rate, without any error.
+    A mismatch would decode the wrong codes, or the right codes at the wrong rate, without any error. The LM and
+    its processor also hold the frame rate (`fps`), by which the processor places words and codes in groups.
     """
+    if listener_config.fps != processor.fps:
+        raise ValueError(
+            f"the listener model works at {listener_config.fps} fps but its processor at {processor.fps}: words and "
+            "codes would enter the wrong groups"
+        )
     pairs = {
         "codebook size": (listener_config.num_listener_tokens, processor.num_listener_tokens, vqvae_config.codebook_size),
         "frames per code": (listener_config.group_size, processor.group_size, vqvae_config.downsample_rate),
@@ -98,18 +104,27 @@ class ListenerPipeline:
             "cannot tell the window's length: give num_frames, listener_motion or speaker_motion"
         )
 
-    def _processor_inputs(self, examples: Sequence[dict]) -> dict:
-        inputs = {"num_frames": [self.num_frames(example) for example in examples]}
+    @classmethod
+    def processor_inputs(cls, examples: Sequence[dict]) -> dict:
+        """The processor's arguments for a batch of windows: their speaker streams (those every window has) and
+        lengths, never their listener codes."""
+        inputs = {"num_frames": [cls.num_frames(example) for example in examples]}
         for key in SPEAKER_KEYS:
             values = [example.get(key) for example in examples]
             if all(value is not None for value in values):
                 inputs[key] = values
         return inputs
 
+    @classmethod
+    def own_codes(cls, codes: torch.LongTensor, examples: Sequence[dict], group_size: int) -> list[torch.LongTensor]:
+        """Each window's own codes `(ceil(T_i / group_size),)` of a batch's `codes (batch, num_groups)` (`generate`
+        pads shorter windows by repeating their last code)."""
+        return [row[: -(-cls.num_frames(example) // group_size)] for row, example in zip(codes, examples)]
+
     @torch.no_grad()
     def generate_codes(self, examples: Sequence[dict]) -> torch.LongTensor:
         """Listener codes `(len(examples), num_groups)` of one batch of windows."""
-        batch = self.processor(**self._processor_inputs(examples), return_tensors="pt")
+        batch = self.processor(**self.processor_inputs(examples), return_tensors="pt")
         batch = batch.to(self.model.device)
         return self.model.generate(**batch, **self.generation_kwargs)
 

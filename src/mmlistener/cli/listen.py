@@ -158,31 +158,56 @@ def build_pipeline(args: SpeakerArguments):
     return ListenerPipeline(model, processor, IdentityVQVAE.from_pretrained(vqvae_dir))
 
 
+@dataclass
+class SpeakerRecording:
+    """What the shared flags name, read and checked: the 16 kHz `audio (samples,)`, the listener's `beta (100,)`,
+    and the speaker's `motion (T, 56)` and `shape (100,)` when given."""
+
+    audio: np.ndarray
+    beta: np.ndarray
+    speaker_motion: np.ndarray | None
+    speaker_shape: np.ndarray | None
+
+
+def read_recording(args: SpeakerArguments) -> SpeakerRecording:
+    """Read `args.audio`, the listener identity and the speaker's files (seeding torch with `args.seed`)."""
+    if args.audio is None:
+        raise ValueError("give the speaker recording (first argument or --audio)")
+    if not os.path.isfile(args.audio):
+        raise FileNotFoundError(f"no audio file at {args.audio!r}")
+    torch.manual_seed(args.seed)
+    return SpeakerRecording(
+        audio=check_speech(load_audio(args.audio), args.audio),
+        beta=listener_identity(args.listener_identity, args.seed),
+        speaker_motion=load_npy(args.speaker_motion, "--speaker_motion") if args.speaker_motion else None,
+        speaker_shape=load_npy(args.speaker_identity, "--speaker_identity") if args.speaker_identity else None,
+    )
+
+
+def render(args: SpeakerArguments, recording: SpeakerRecording, motion: np.ndarray, path: str, fps: int) -> Path:
+    """Render the listener `motion (T, 56)` to `path` as the shared flags say, beside the speaker when given, with
+    the recording's audio."""
+    speaker = None if recording.speaker_motion is None else recording.speaker_motion[: len(motion)]
+    return render_video(motion, path, speaker_motion=speaker, audio=args.audio, identity=recording.beta,
+                        speaker_identity=recording.speaker_shape, size=args.size, head=args.head,
+                        flame_model=args.flame_model, fps=fps, progress=True)  # fmt: skip
+
+
 def run(args: ListenArguments, pipeline=None) -> Path:
     """Generate the listener for `args.audio` and render it; return the video's path.
 
     `pipeline` (`ListenerPipeline`, *optional*) is one already built from `args` by `build_pipeline` (the app
     keeps one per model folder); without it the models are loaded here.
     """
-    if args.audio is None:
-        raise ValueError("give the speaker recording (first argument or --audio)")
-    if not os.path.isfile(args.audio):
-        raise FileNotFoundError(f"no audio file at {args.audio!r}")
-    torch.manual_seed(args.seed)
-    beta = listener_identity(args.listener_identity, args.seed)
-    speaker_motion = load_npy(args.speaker_motion, "--speaker_motion") if args.speaker_motion else None
-    speaker_shape = load_npy(args.speaker_identity, "--speaker_identity") if args.speaker_identity else None
-    audio = check_speech(load_audio(args.audio), args.audio)
+    recording = read_recording(args)
     if pipeline is None:
         pipeline = build_pipeline(args)
     window_frames = max(1, round(args.window_seconds * pipeline.processor.fps))
-    motion = listen(pipeline, audio, beta, speaker_motion, speaker_shape, window_frames=window_frames, progress=True)
+    motion = listen(pipeline, recording.audio, recording.beta, recording.speaker_motion, recording.speaker_shape,
+                    window_frames=window_frames, progress=True)  # fmt: skip
     if args.motion_out:
         np.save(args.motion_out, motion)
-    speaker = None if speaker_motion is None else speaker_motion[: len(motion)]
-    return render_video(motion, args.out, speaker_motion=speaker, audio=args.audio, identity=beta,
-                        speaker_identity=speaker_shape, size=args.size, head=args.head, flame_model=args.flame_model,
-                        fps=pipeline.processor.fps, progress=True)  # fmt: skip
+    return render(args, recording, motion, args.out, pipeline.processor.fps)
 
 
 def parse_and_run(args: list[str] | None = None) -> Path:

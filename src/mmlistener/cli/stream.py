@@ -11,26 +11,22 @@ SpeechTokenizer. It prints the latency of each group's frames (p50 / p95 / max: 
 is complete to the moment its frames come out) and how many came later than a group's duration.
 """
 
-import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from ..listen import check_speech
-from ..processing.audio import SAMPLE_RATE, load_audio
+from ..processing.audio import SAMPLE_RATE
 from ..processing.incremental_asr import LocalAgreementASR
 from ..processing.streaming_codes import (
     DEFAULT_RIGHT_CONTEXT_SECONDS,
     DEFAULT_WINDOW_SECONDS,
     SlidingWindowCodes,
 )
-from ..rendering import render_video
 from ..streaming import ListenerStream
 from ..streaming.realtime import feed
 from ..training.arguments import parse_arguments
-from .listen import SpeakerArguments, build_pipeline, listener_identity
-from .render import load_npy
+from .listen import SpeakerArguments, build_pipeline, read_recording, render
 
 
 @dataclass
@@ -73,40 +69,29 @@ def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndar
 
 def run(args: StreamArguments):
     """Stream `args.audio` through the listener; write the frames (and the video); return the `StreamTiming`."""
-    if args.audio is None:
-        raise ValueError("give the speaker recording (first argument or --audio)")
-    if not os.path.isfile(args.audio):
-        raise FileNotFoundError(f"no audio file at {args.audio!r}")
     if not args.out.endswith(".npy"):
         raise ValueError(f"--out is the frames file and must end in .npy, got {args.out!r} (the video is --video)")
+    recording = read_recording(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    beta = listener_identity(args.listener_identity, args.seed)
-    speaker_motion = load_npy(args.speaker_motion, "--speaker_motion") if args.speaker_motion else None
-    speaker_shape = load_npy(args.speaker_identity, "--speaker_identity") if args.speaker_identity else None
-    audio = check_speech(load_audio(args.audio), args.audio)
-    stream = build_stream(args, beta, speaker_shape)
+    stream = build_stream(args, recording.beta, recording.speaker_shape)
     fps = stream.processor.fps
-    num_frames = len(audio) * fps // SAMPLE_RATE
+    num_frames = len(recording.audio) * fps // SAMPLE_RATE
+    speaker_motion = recording.speaker_motion
     if speaker_motion is not None and len(speaker_motion) < num_frames:
         raise ValueError(f"--speaker_motion has {len(speaker_motion)} frames, fewer than the audio's {num_frames}")
     with torch.inference_mode():
-        timing = feed(stream, audio, SAMPLE_RATE, args.chunk_ms / 1000, real_time=not args.fast,
+        timing = feed(stream, recording.audio, SAMPLE_RATE, args.chunk_ms / 1000, real_time=not args.fast,
                       speaker_motion=speaker_motion if stream.speaker_shape is not None else None)  # fmt: skip
     motion = timing.frames[:num_frames]
     np.save(args.out, motion)
     pace = "as fast as possible" if args.fast else "at real-time pace"
-    print(f"streamed {len(audio) / SAMPLE_RATE:.1f} s of audio {pace} in {timing.seconds:.1f} s, "
+    print(f"streamed {len(recording.audio) / SAMPLE_RATE:.1f} s of audio {pace} in {timing.seconds:.1f} s, "
           f"{args.chunk_ms:g} ms chunks, backbone {args.quantization}, torch threads {torch.get_num_threads()}")  # fmt: skip
     print(timing.summary())
     print(f"wrote {args.out} {motion.shape}")
     if args.video:
-        speaker = None if speaker_motion is None else speaker_motion[:num_frames]
-        path = render_video(motion, args.video, speaker_motion=speaker, audio=args.audio, identity=beta,
-                            speaker_identity=speaker_shape, size=args.size, head=args.head,
-                            flame_model=args.flame_model, fps=fps, progress=True)  # fmt: skip
-        print(f"wrote {path}")
+        print(f"wrote {render(args, recording, motion, args.video, fps)}")
     return timing
 
 

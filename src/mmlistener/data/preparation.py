@@ -199,8 +199,8 @@ class SpeakerFeatures:
         self.media_dir = media_dir
         self.acoustic = acoustic
         self.acoustic_streaming = None if acoustic_streaming is None else dict(acoustic_streaming)
-        if self.acoustic_streaming is not None:
-            window_settings(**self.acoustic_streaming)
+        # codes of left context each window is encoded with: one sliding window (checks the settings)
+        self._left_codes = 0 if acoustic_streaming is None else window_settings(**self.acoustic_streaming)[0]
         self.transcribe = transcribe
         self.emotion = emotion or recompute_emotion
         self.recompute_emotion = recompute_emotion
@@ -288,8 +288,7 @@ class SpeakerFeatures:
         """
         if self.acoustic_streaming is None:
             return codec.encode(window)
-        window_codes = window_settings(**self.acoustic_streaming)[0]
-        left_codes = min(window_codes, len(before) // HOP_SAMPLES)
+        left_codes = min(self._left_codes, len(before) // HOP_SAMPLES)
         audio = np.concatenate([before[len(before) - left_codes * HOP_SAMPLES :], window])
         content, acoustic = sliding_window_encode(codec, audio, **self.acoustic_streaming)
         return content[left_codes:], acoustic[left_codes:]

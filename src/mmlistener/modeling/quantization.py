@@ -5,24 +5,18 @@ linear layers of the backbone's blocks into torch.ao's dynamic int8 linear layer
 per-group step reads every weight of the backbone for ~25 tokens: it is bound by memory traffic, which int8
 weights cut by four.
 
-Why this method: figures of a 2-core AVX512-VNNI CPU with torch 2.13.0+cpu and torchao 0.18.0, nothing else
-running.
+Why torch.ao and not torchao: torchao's CPU int8 layers are Python tensor subclasses that pay only under
+`torch.compile`, and the KV-cached steps of generation defeat compilation (graph breaks, recompiles as the cache
+grows); in eager mode they were several times slower than torch.ao's fbgemm kernels when this module was written
+(a one-off comparison, not kept as a benchmark). What int8 gives, measured by commands of this repository (their
+figures are in `docs/listener_lm.md` and `docs/streaming.md#int8`):
 
-- The four linear layers of 24 GPT-2-Medium blocks on a 23-token chunk, 2 threads (a one-off timing, not kept):
-  float32 139-164 ms; torch.ao dynamic int8 15-17 ms; torchao `Int8DynamicActivationInt8WeightConfig` 110 ms
-  eager, 39 ms under `torch.compile(dynamic=True)`; torchao `Int8WeightOnlyConfig` 181 ms eager, 190 ms
-  compiled. torchao's CPU int8 layers are Python tensor subclasses (weight-only casts the whole weight to float
-  at every call) that pay only when compiled, and the KV-cached steps defeat `torch.compile` (graph breaks,
-  recompiles as the cache grows: compiling the backbone of this module's int8 model made its 6-layer steps
-  slower, 12.5 against 11.5 ms).
-- `bench/generation.py --quantization int8 --threads 2` (GPT-2-Medium size): per-group step p50 / p95 float32
-  202 / 220 ms, int8 38 / 54 ms; with `--threads 1` 276 / 316 ms and 62 / 87 ms.
-- `bench/quantization_agreement.py --model outputs/reproduce/seed_N/lm_stage2 --dataset
-  outputs/reproduce/seed_N/dataset_tokens` (the study's LMs, N = 0, 1, 2; batches of 8): 99.3, 99.6, 99.7 % of
-  the greedy codes equal the float model's (99.2-99.4 % of the teacher-forced decisions); one window at a time
-  (`--batch-size 1`, as a stream runs) 97.4, 97.8, 99.5 % (99.0-99.3 %): a flipped code changes the context
-  of every later group. With the input quantized to 7 bits, torch.ao's default, 95.3, 98.2, 96.9 % in batches
-  of 8 (98.5-99.0 %): hence the 8-bit input where the CPU allows it.
+- `bench/generation.py --quantization int8`: the per-group step of a GPT-2-Medium-sized backbone in float32 and
+  int8, side by side;
+- `bench/quantization_agreement.py --model DIR --dataset DIR [--batch-size 1]`: how many greedy codes of a
+  trained LM int8 keeps equal to float32's. A flipped code changes the context of every later group, so one
+  window at a time agrees less than batches do. With the input quantized to 7 bits (torch.ao's default) fewer
+  codes agreed in a one-off comparison: hence the 8-bit input where the CPU allows it.
 """
 
 import functools

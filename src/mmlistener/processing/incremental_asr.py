@@ -88,6 +88,7 @@ class LocalAgreementASR:
         """Forget the recording (a new turn); a background transcription still running is waited for."""
         self._stop_worker()
         self.buffer = np.zeros(0, dtype=np.float32)
+        self._pending: list[np.ndarray] = []  # chunks pushed since the last transcription, joined to the buffer then
         self.offset = 0  # samples of the recording before the buffer
         self.received = 0  # samples pushed so far
         self.transcribed = 0  # `received` at the last transcription
@@ -115,7 +116,7 @@ class LocalAgreementASR:
         with self._lock:
             if self._final:
                 raise ValueError("the recording is finished: call reset() to start a new one")
-            self.buffer = np.concatenate([self.buffer, audio])
+            self._pending.append(audio)
             self.received += len(audio)
             self._lock.notify_all()
         while not self.background and self.received - self.transcribed >= self.update_samples:
@@ -146,6 +147,8 @@ class LocalAgreementASR:
         """Transcribe the buffer up to sample `upto` of the recording (all of it by default) and confirm the stable
         words (all of them when `final`); each confirmed word's `known` is `upto` in seconds."""
         with self._lock:
+            if self._pending:
+                self.buffer, self._pending = np.concatenate([self.buffer, *self._pending]), []
             upto = self.received if upto is None else upto
             buffer, offset, self.transcribed = self.buffer[: upto - self.offset], self.offset, upto
         seconds = offset / SAMPLE_RATE
@@ -168,8 +171,7 @@ class LocalAgreementASR:
             self.committed_end = accepted[-1]["end"]
         with self._lock:
             self.confirmed.extend(accepted)
-        if ended:
-            self.previous = []
+        if ended:  # every word confirmed: nothing is left in `previous`
             self._cut(speech_end)
         elif len(buffer) > self.max_buffer_samples:
             self._cut_long(len(buffer))

@@ -103,12 +103,6 @@ def _window_codes(codec, audio: np.ndarray, first: int, stop: int) -> tuple[list
     return content[first:stop], acoustic[first:stop]
 
 
-def _block_window(block: int, hop: float, right_context: int, window: int) -> tuple[int, int]:
-    """`(s, e)`: the codes of the window that makes block `block` final."""
-    end = block_end(block, hop) + right_context
-    return max(0, end - window), end
-
-
 def sliding_window_encode(
     codec,
     audio,
@@ -171,13 +165,17 @@ class SlidingWindowCodes:
         """Forget all audio: the next push starts a new clip at code 0."""
         self._audio = np.zeros(0, dtype=np.float32)  # the samples from global sample `_offset` on
         self._offset = 0
-        self._final = 0  # codes returned so far: the start of the next block
         self._block = 0  # the next block
 
     @property
     def samples(self) -> int:
         """Samples pushed since the last reset."""
         return self._offset + len(self._audio)
+
+    @property
+    def _final(self) -> int:
+        """Codes returned so far: the start of the next block."""
+        return block_end(self._block - 1, self.hop) if self._block else 0
 
     def _encode(self, first: int, end_sample: int, stop: int) -> tuple[list[int], list[int]]:
         """Codes `[_final, stop)` from the window of global codes `first`.. ending at global sample `end_sample`."""
@@ -195,13 +193,12 @@ class SlidingWindowCodes:
         """
         self._audio = np.concatenate([self._audio, checked_audio(audio)])
         final = {"content": [], "acoustic": []}
-        while block_end(self._block, self.hop) + self.right_context <= self.samples // HOP_SAMPLES:
-            first, end = _block_window(self._block, self.hop, self.right_context, self.window)
-            stop = block_end(self._block, self.hop)
-            content, acoustic = self._encode(first, end * HOP_SAMPLES, stop)
+        while (stop := block_end(self._block, self.hop)) + self.right_context <= self.samples // HOP_SAMPLES:
+            end = stop + self.right_context  # the window of codes `[end - window, end)` makes the block final
+            content, acoustic = self._encode(max(0, end - self.window), end * HOP_SAMPLES, stop)
             final["content"] += content
             final["acoustic"] += acoustic
-            self._final, self._block = stop, self._block + 1
+            self._block += 1
         keep = max(0, self._final + 1 - self.window) * HOP_SAMPLES  # no later window starts before this
         self._audio, self._offset = self._audio[keep - self._offset :], keep
         return final

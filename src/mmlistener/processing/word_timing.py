@@ -13,6 +13,14 @@ from collections.abc import Mapping
 EPSILON = 1e-6
 
 
+def as_word_list(words) -> list:
+    """`words` as a list of word dicts: the columnar form `{"text": [...], "end": [...]}` of a datasets `Sequence`
+    row by row, `None` as no words."""
+    if isinstance(words, dict):
+        return [dict(zip(words, values)) for values in zip(*words.values())]
+    return [] if words is None else list(words)
+
+
 def word_times(words, name: str) -> list[tuple[str, float, float]]:
     """`(text, start, end)` of each non-blank word of `words`, sorted by end; `start` is `end` when not given.
 
@@ -21,14 +29,12 @@ def word_times(words, name: str) -> list[tuple[str, float, float]]:
             form `{"text": [...], "end": [...]}` of a datasets `Sequence`.
         name (`str`): the argument's name (`"words"` or `"history_words"`) for error messages.
     """
-    if isinstance(words, dict):
-        words = [dict(zip(words, values)) for values in zip(*words.values())]
     parsed = []
-    for word in () if words is None else words:
+    for word in as_word_list(words):
         if not isinstance(word, Mapping) or "text" not in word or "end" not in word:
             raise ValueError(f"each of {name} needs 'text' and 'end' (seconds), got {word!r}")
-        end = _seconds(word, "end", name)
-        start = end if word.get("start") is None else _seconds(word, "start", name)
+        end = word_seconds(word, "end", name)
+        start = end if word.get("start") is None else word_seconds(word, "start", name)
         if start > end:
             raise ValueError(f"{name} has a word that starts after it ends: {word}")
         text = str(word["text"]).strip()
@@ -96,7 +102,7 @@ def trim_history(history_ids: list[list[int]], budget: int) -> list[int]:
     return [token for ids in reversed(kept) for token in ids]
 
 
-def _seconds(word: Mapping, key: str, name: str) -> float:
+def word_seconds(word: Mapping, key: str, name: str) -> float:
     """`word[key]` as finite seconds, or a ValueError naming `name` (words or history_words) and the word."""
     try:
         value = float(word[key])
@@ -107,4 +113,12 @@ def _seconds(word: Mapping, key: str, name: str) -> float:
     return value
 
 
-__all__ = ["check_words_after_the_clip", "recent_history", "trim_history", "word_frames", "word_times"]
+__all__ = [
+    "as_word_list",
+    "check_words_after_the_clip",
+    "recent_history",
+    "trim_history",
+    "word_frames",
+    "word_seconds",
+    "word_times",
+]

@@ -33,14 +33,13 @@ class AudioInputs:
 
     def __init__(self, processor, asr=None, codes=None, neutral_emotion: bool = True):
         self.fps, self.group_size = processor.fps, processor.group_size
-        self.wants_codes = any(name in processor.modalities for name in CODE_STREAMS)
         self.asr = asr
         if self.asr is None and "words" in processor.modalities:
             from ..processing.incremental_asr import LocalAgreementASR
 
             self.asr = LocalAgreementASR(processor.asr, background=True)
         self.codes = codes
-        if self.codes is None and self.wants_codes:
+        if self.codes is None and any(name in processor.modalities for name in CODE_STREAMS):
             from ..processing.streaming_codes import SlidingWindowCodes
 
             self.codes = SlidingWindowCodes(processor.acoustic_codec)
@@ -75,15 +74,10 @@ class AudioInputs:
         return self._features(np.zeros(0, dtype=np.float32) if tail is None else tail, final=True)
 
     def _resampled(self, chunk, sampling_rate: int) -> np.ndarray:
+        """The chunk as 16 kHz mono; a chunk that is refused (bad rate, NaN) changes nothing."""
         if sampling_rate is None or int(sampling_rate) != sampling_rate or sampling_rate <= 0:
             raise ValueError(f"sampling_rate must be a positive integer, got {sampling_rate!r}")
-        if self.sampling_rate is None:
-            self.sampling_rate = int(sampling_rate)
-            if self.sampling_rate != SAMPLE_RATE:
-                import soxr
-
-                self._resampler = soxr.ResampleStream(self.sampling_rate, SAMPLE_RATE, 1, dtype="float32")
-        elif sampling_rate != self.sampling_rate:
+        if self.sampling_rate not in (None, sampling_rate):
             raise ValueError(
                 f"this turn's audio is at {self.sampling_rate} Hz, the chunk says {sampling_rate} Hz: one rate per turn"
             )
@@ -91,6 +85,12 @@ class AudioInputs:
         mono = to_mono(audio, channel_axis=1 if audio.ndim == 2 else None)
         if not np.isfinite(mono).all():
             raise ValueError("the audio chunk contains NaN or infinite samples")
+        if self.sampling_rate is None:
+            self.sampling_rate = int(sampling_rate)
+            if self.sampling_rate != SAMPLE_RATE:
+                import soxr
+
+                self._resampler = soxr.ResampleStream(self.sampling_rate, SAMPLE_RATE, 1, dtype="float32")
         return mono if self._resampler is None else self._resampler.resample_chunk(mono)
 
     def _features(self, audio: np.ndarray, final: bool) -> dict:

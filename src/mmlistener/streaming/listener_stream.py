@@ -72,8 +72,6 @@ class ListenerStream:
         **generation_kwargs,
     ):
         check_compatible(model.config, processor, vqvae.config)
-        if processor.fps != model.config.fps:
-            raise ValueError(f"the processor works at {processor.fps} fps but the model at {model.config.fps}")
         self.model = model.eval()
         self.processor = processor
         self.speaker_shape = None if speaker_shape is None else np.asarray(speaker_shape, dtype=np.float32)

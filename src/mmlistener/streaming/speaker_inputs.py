@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from ..processing.streams import as_ids, code_frames
-from ..processing.word_timing import word_frames, word_times
+from ..processing.word_timing import as_word_list, word_frames, word_seconds, word_times
 
 CODE_STREAMS = ("acoustic", "content")
 
@@ -101,13 +101,11 @@ class SpeakerInputs:
     def _word_frames(self, words) -> list[tuple[str, float, int]]:
         """`(text, end, frame)` of each non-blank word: the frame of `max(end, known)`, `known` (seconds, when a
         word has it) being the speaker time at which a front end confirmed the word."""
-        if isinstance(words, dict):  # the columnar form of a datasets Sequence
-            words = [dict(zip(words, values)) for values in zip(*words.values())]
         placed = []
-        for word in words or []:
+        for word in as_word_list(words):
             for text, start, end in word_times([word], "words"):
-                known = word_times([{"text": text, "end": word.get("known", end)}], "words")[0][2]
-                (frame,) = word_frames([(text, start, max(end, known))], sys.maxsize, self.fps)
+                known = end if word.get("known") is None else max(end, word_seconds(word, "known", "words"))
+                (frame,) = word_frames([(text, start, known)], sys.maxsize, self.fps)
                 placed.append((text, end, frame))
         return placed
 
