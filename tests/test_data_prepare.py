@@ -14,7 +14,7 @@ from tiny_speech import tiny_codec, tiny_speechtokenizer_config
 
 from mmlistener import EmotionRecognizer, EmotionRecognizerConfig
 from mmlistener.data import write_synthetic_corpus
-from mmlistener.data.preparation import media_path
+from mmlistener.data.media import media_path
 from mmlistener.processing import group_emotion_ids
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "datasets_scripts"

@@ -1,10 +1,11 @@
-"""The synthetic dyadic corpus: seeded, audio-free, and following its documented response rules."""
+"""The synthetic dyadic corpus: seeded, spoken, and following its documented response rules."""
 
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 
 from mmlistener.data.synthetic import (
@@ -16,12 +17,13 @@ from mmlistener.data.synthetic import (
     LAUGH_LAG,
     NOD_FRAMES,
     NOD_LAG,
-    SILENCE_CODES,
+    NOISE_FLOOR,
     content_motion,
     emotion_prototypes,
     sample_dyadic_clip,
     write_synthetic_corpus,
 )
+from mmlistener.processing.prosody_tokenizer import SILENCE_CODES, ProsodyTokenizer
 
 FPS = 30
 NEUTRAL_BETA = np.zeros(100)  # apply_style with beta = 0 is the identity: motion == content
@@ -65,9 +67,27 @@ def test_release_format(tmp_path):
     assert all(start <= w["end"] <= start + frames / FPS for w in segment["during_words"])
     assert len(segment["p1_acoustic_codes"]) == round(frames * 50 / FPS)
     assert np.load(tmp_path / "mean.npy").shape == (56,)
+    audio, rate = soundfile.read(tmp_path / "media" / "synthetic" / "test" / "conversation_0000.flac")
+    assert rate == 16000 and abs(len(audio) / rate - segment["split_end_frame"] / FPS) < 0.01  # on the source clock
 
 
-def test_audio_free_path_imports_no_speech_front_end(tmp_path):
+def test_a_windows_audio_is_recovered_from_the_corpus_media(tmp_path):
+    from mmlistener.data import L2LTrevor, build_dataset, window_audio
+
+    write_synthetic_corpus(str(tmp_path / "c"), num_train=1, num_val=1, num_test=1, seed=2)
+    window = build_dataset(L2LTrevor, str(tmp_path / "c"), cache_dir=str(tmp_path / "cache"), verbose=False)["test"][0]
+    audio = window_audio(window, str(tmp_path / "c" / "media"))
+    assert len(audio) == round(len(window["speaker_motion"]) / FPS * 16000)
+    _, acoustic = ProsodyTokenizer().encode(audio)
+    same = np.asarray(acoustic[2:-2]) == np.asarray(window["acoustic_codes"][2:-2])  # edges lack their context
+    assert same.all()
+    for word in window["words"]:
+        if word["start"] >= 0:
+            first, last = round(word["start"] * 16000), round(word["end"] * 16000)
+            assert np.sqrt(np.mean(audio[first:last] ** 2)) > 10 * NOISE_FLOOR
+
+
+def test_corpus_path_imports_no_model_front_end(tmp_path):
     code = (
         "import sys\n"
         "from mmlistener.data import L2LTrevor, build_dataset, write_synthetic_corpus\n"
@@ -79,19 +99,65 @@ def test_audio_free_path_imports_no_speech_front_end(tmp_path):
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
 
 
-def test_acoustic_codes_mark_silence_and_follow_emotion(clips):
+def _samples(clip, seconds: float) -> int:
+    return round((seconds - clip.audio_start) * 16000)
+
+
+def test_words_are_spoken_where_their_times_say_and_pauses_are_silent(clips):
     for clip in clips:
-        times = np.arange(len(clip.acoustic_codes)) / 50
-        speaking = np.zeros(len(times), dtype=bool)
         for word in clip.words:
-            speaking |= (times >= word["start"]) & (times < word["end"])
-        assert ((clip.acoustic_codes < SILENCE_CODES) == ~speaking).all()
-        assert ((clip.content_codes < SILENCE_CODES) == ~speaking).all()
-        assert clip.acoustic_codes.max() < 1024
-        frames = np.minimum((times * FPS).astype(int), len(clip.speaker_emotion) - 1)
-        band = (clip.acoustic_codes[speaking] - 16) // 160
-        emotion = clip.speaker_emotion[frames][speaking]
-        assert len({(int(b), int(e)) for b, e in zip(band, emotion)}) == len(set(emotion.tolist()))
+            first, last = _samples(clip, word["start"]), _samples(clip, word["end"])
+            if last <= len(clip.audio):
+                assert np.sqrt(np.mean(clip.audio[first:last] ** 2)) > 10 * NOISE_FLOOR, word
+        for word, following in zip(clip.words, clip.words[1:]):
+            if following["start"] - word["end"] > 0.3:  # a pause between utterances: the noise floor only
+                gap = clip.audio[_samples(clip, word["end"]) + 80 : _samples(clip, following["start"]) - 80]
+                assert np.sqrt(np.mean(gap**2)) < 2 * NOISE_FLOOR
+
+
+def test_codes_are_the_tokenizers_codes_of_the_speech(clips):
+    for clip in clips[:2]:
+        content, acoustic = ProsodyTokenizer().encode(clip.audio)
+        first = round(-clip.audio_start * 50)
+        np.testing.assert_array_equal(clip.acoustic_codes, acoustic[first : first + len(clip.acoustic_codes)])
+        np.testing.assert_array_equal(clip.content_codes, content[first : first + len(clip.content_codes)])
+        times = (np.arange(len(clip.acoustic_codes)) + 0.5) / 50
+        speaking = np.zeros(len(times), dtype=bool)
+        near = np.zeros(len(times), dtype=bool)
+        for word in clip.words:
+            speaking |= (times >= word["start"] + 0.05) & (times < word["end"] - 0.05)
+            near |= (times >= word["start"] - 0.08) & (times < word["end"] + 0.08)
+        assert (clip.acoustic_codes[~near] < SILENCE_CODES).all()  # pauses are silence codes
+        assert (clip.acoustic_codes[speaking] >= SILENCE_CODES).mean() > 0.9
+
+
+def test_speech_prosody_follows_the_speaker_emotion(clips):
+    loudness = {}
+    for clip in clips:
+        for word in clip.words:
+            first, last = _samples(clip, word["start"]), _samples(clip, word["end"])
+            frame = int(word["start"] * FPS)
+            if 0 <= frame < len(clip.speaker_emotion) and last <= len(clip.audio):
+                emotion = int(clip.speaker_emotion[frame])
+                loudness.setdefault(emotion, []).append(np.sqrt(np.mean(clip.audio[first:last] ** 2)))
+    level = {emotion: np.median(values) for emotion, values in loudness.items()}
+    assert level[6] > 1.5 * level[0] > 1.5 * level[2]  # Anger loud, Sad quiet
+    assert level[3] > level[0]  # Surprise loud
+
+
+def test_control_clip_replaces_the_joke_words_only():
+    beta = np.zeros(100)
+    real = sample_dyadic_clip(1200, beta, beta, np.random.default_rng(3))
+    control = sample_dyadic_clip(1200, beta, beta, np.random.default_rng(3), jokes_spoken=False)
+    assert real.joke_ends and not control.joke_ends
+    assert len(real.words) == len(control.words)
+    assert not any(word["text"] in JOKE_WORDS for word in control.words)
+    differ = [a["text"] != b["text"] for a, b in zip(real.words, control.words)]
+    assert sum(differ) == sum(word["text"] in JOKE_WORDS for word in real.words)
+    np.testing.assert_array_equal(real.speaker_emotion, control.speaker_emotion)
+    still = [c for c in range(56) if c >= 4 and c != JAW_OPEN]  # only the mouth follows the shorter words
+    np.testing.assert_array_equal(real.speaker_motion[:, still], control.speaker_motion[:, still])
+    assert [w["start"] for w in real.words] == [w["start"] for w in control.words]
 
 
 def test_listener_expression_follows_the_lagged_speaker_emotion(clips):

@@ -19,7 +19,6 @@ from mmlistener import (
     ListenerProcessor,
 )
 from mmlistener.cli.listen import listener_identity, parse_and_run
-from mmlistener.listen import speaker_windows, window_bounds
 from mmlistener.processing import SpeechTokenizerCodes, gpt2_tokenizer_from_tiktoken
 
 
@@ -120,27 +119,6 @@ def test_missing_files_are_named(models, tmp_path):
         parse_and_run([speech, *_flags(models, tmp_path), "--model", str(tmp_path / "nowhere")])
     with pytest.raises(ValueError, match="no Whisper checkpoint at .*nothing.pt"):
         parse_and_run([speech, *_flags(models, tmp_path), "--asr_checkpoint", str(tmp_path / "nothing.pt")])
-
-
-def test_windows_carry_their_words_history_codes_and_neutral_emotion():
-    processor = ListenerProcessor(gpt2_tokenizer_from_tiktoken())
-    words = [{"text": "so", "start": 0.1, "end": 0.3}, {"text": "well", "start": 0.9, "end": 1.2}]
-    codes = {"acoustic": list(range(100)), "content": list(range(100, 200))}
-    first, second = speaker_windows(processor, num_frames=60, window_frames=32, words=words, codes=codes)
-    assert first["num_frames"] == 32 and second["num_frames"] == 28
-    assert [w["text"] for w in first["words"]] == ["so"] and first["history_words"] == []
-    assert second["words"] == [{"text": "well", "start": pytest.approx(0.9 - 32 / 30), "end": pytest.approx(1.2 - 32 / 30)}]
-    assert [w["text"] for w in second["history_words"]] == ["so"] and second["history_words"][0]["end"] < 0
-    assert first["acoustic_codes"] == list(range(53)) and second["acoustic_codes"] == list(range(53, 100))
-    assert "content_codes" not in first  # not one of the processor's modalities
-    assert first["emotion_ids"] == [0] * 4 and second["emotion_ids"] == [0] * 4  # Neutral, one per group
-
-
-def test_a_tail_too_short_to_decode_joins_the_window_before_it():
-    assert window_bounds(248, 240, min_frames=9) == [(0, 248)]  # 8 frames: one code, not decodable alone
-    assert window_bounds(248, 240) == [(0, 240), (240, 248)]
-    assert window_bounds(249, 240, min_frames=9) == [(0, 240), (240, 249)]  # 9 frames: two codes
-    assert window_bounds(5, 240, min_frames=9) == [(0, 5)]  # a recording this short is refused by listen
 
 
 def test_listener_identity_forms(tmp_path):

@@ -115,6 +115,21 @@ def _read_video(path) -> dict:
         return {"frames": len(frames), "fps": video.average_rate, "shape": frames[0].shape, "audio_rate": audio}
 
 
+def test_frames_are_posed_a_chunk_at_a_time_and_come_out_the_same(head, monkeypatch):
+    import mmlistener.rendering.render as render
+
+    motion = _poses(*[{PITCH: 0.1 * np.sin(i), JAW: 0.05 * i} for i in range(7)])
+    posed = []
+    counting = types.SimpleNamespace(faces=head.faces, face_colors=head.face_colors,
+                                     vertices=lambda m, beta: posed.append(len(m)) or head.vertices(m, beta))  # fmt: skip
+    monkeypatch.setattr(render, "POSE_FRAMES", 3)
+    chunked = list(render_frames([Panel(motion), Panel(0.5 * motion)], counting, 32))
+    assert posed == [1, 1, 3, 3, 3, 3, 1, 1]  # the rest poses, then three chunks of each panel: never the clip
+    monkeypatch.setattr(render, "POSE_FRAMES", 256)
+    whole = list(render_frames([Panel(motion), Panel(0.5 * motion)], head, 32))
+    assert len(chunked) == 7 and all(np.array_equal(a, b) for a, b in zip(chunked, whole))
+
+
 def test_video_has_frame_count_fps_size_and_audio(tmp_path):
     motion = _poses(*[{PITCH: 0.1 * np.sin(i)} for i in range(12)])
     tone = 0.2 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000).astype(np.float32)

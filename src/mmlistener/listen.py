@@ -1,16 +1,21 @@
-"""A speaker recording -> the listener's motion `(T, 56)` at 30 fps.
+"""A speaker recording of any length -> the listener's motion `(T, 56)` at 30 fps.
 
-The speech front ends run once over the whole recording (so no word is cut at a window border): the ASR's
-timed words and SpeechTokenizer's codes (the processor's `asr` and `acoustic_codec`). The recording is then
-cut into windows of the length the model was trained on, each with its words, history words (those before
-it), codes and emotion ids (from the speaker's motion with the emotion recogniser, or Neutral), and
-`ListenerPipeline` generates and decodes them in the listener's identity. The windows' motions are joined.
+The speech front ends run once over the whole recording: the ASR's timed words and SpeechTokenizer's codes (the
+processor's `asr` and `acoustic_codec`), with emotion ids from the speaker's motion (the emotion recogniser) or
+Neutral. The processor makes one sequence of the whole recording and the LM generates it as one continuous
+sequence (`ListenerForCausalLM.generate`: a KV cache, and a sliding window over the groups once the sequence
+outgrows its positions, as `ListenerStream` does live), so no code, history or cache is lost at any border. The
+VQ-VAE decodes the codes in overlapping windows of its training length blended by overlap-add (`decode_long`), so
+the motion has no seams. Time grows linearly with the recording's length.
 """
 
 import warnings
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
+from .long_decoding import decode_long
 from .pipeline import ListenerPipeline
 from .processing.audio import SAMPLE_RATE
 
@@ -44,62 +49,60 @@ def drop_acoustic_streams(processor) -> None:
         processor.modalities = kept
 
 
-def window_bounds(num_frames: int, window_frames: int, min_frames: int = 1) -> list[tuple[int, int]]:
-    """`(first, end)` frames of each window of a recording: `window_frames` each, the last one shorter; a last
-    window of fewer than `min_frames` frames joins the one before it (the VQ-VAE cannot decode it alone)."""
-    bounds = [(first, min(first + window_frames, num_frames)) for first in range(0, num_frames, window_frames)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < min_frames:
-        bounds[-2:] = [(bounds[-2][0], num_frames)]
-    return bounds
-
-
-def speaker_windows(
+def recording_inputs(
     processor,
+    audio: np.ndarray,
     num_frames: int,
-    window_frames: int,
-    words: list[dict] | None = None,
-    codes: dict | None = None,
     speaker_motion: np.ndarray | None = None,
     speaker_shape: np.ndarray | None = None,
-    min_frames: int = 1,
-) -> list[dict]:
-    """The processor inputs of each window of a recording of `num_frames` frames.
+    progress: bool = False,
+) -> dict:
+    """The processor's inputs of a whole recording as one clip, from its speech front ends.
 
     Args:
-        processor (`ListenerProcessor`): its `modalities`, `fps`, `acoustic_rate` and `group_size` are used.
-        num_frames (`int`): frames of the whole recording.
-        window_frames (`int`): frames per window (the last may be shorter, or longer by less than `min_frames`).
-        words (`list[dict]`, *optional*): `{"text", "start", "end"}` in seconds from the recording's start.
-        codes (`dict`, *optional*): `{"acoustic": [...], "content": [...]}` at `acoustic_rate` over the recording.
-        speaker_motion (`np.ndarray` of shape `(>= num_frames, 56)`, *optional*): emotion ids come from it;
-            Neutral for every group without it.
+        processor (`ListenerProcessor`): its `modalities` say which front ends run (its `asr`, `acoustic_codec`).
+        audio (`np.ndarray` of shape `(samples,)`): 16 kHz mono speech.
+        num_frames (`int`): frames of the recording (`samples * fps // 16000`).
+        speaker_motion (`np.ndarray` of shape `(>= num_frames, 56)`, *optional*): emotion ids come from it; Neutral
+            for every group without it.
         speaker_shape (`np.ndarray` of shape `(100,)`, *optional*): the speaker's beta for the emotion recogniser.
-        min_frames (`int`): fewest frames of a window (see `window_bounds`).
+        progress (`bool`): say which front end runs.
 
     Returns:
-        `list` of example dicts (`num_frames`, `words`, `history_words`, `acoustic_codes`, `content_codes`,
-        `emotion_ids` or `speaker_motion` + `speaker_shape`).
+        `dict` of `num_frames` and the streams of the modalities: `words` (`{"text", "start", "end"}` in seconds),
+        `acoustic_codes` / `content_codes` (at `acoustic_rate`), `emotion_ids` (one per group) or `speaker_motion`
+        `(num_frames, 56)` + `speaker_shape (100,)`.
     """
-    windows = []
-    for first, last in window_bounds(num_frames, window_frames, min_frames):
-        start, end = first / processor.fps, last / processor.fps
-        window = {"num_frames": last - first}
-        if "words" in processor.modalities:
-            shifted = [dict(word, start=word["start"] - start, end=word["end"] - start) for word in words or []]
-            window["words"] = [word for word in shifted if 0 < word["end"] <= end - start]
-            window["history_words"] = [word for word in shifted if word["end"] <= 0]
+    inputs = {"num_frames": num_frames}
+    if "words" in processor.modalities:
+        _say(progress, "transcribing (ASR with word times)")
+        end = num_frames / processor.fps  # a word starting in the audio's last fraction of a frame is dropped
+        inputs["words"] = [word for word in processor.asr.transcribe(audio) if word.get("start", word["end"]) < end]
+    if any(name in processor.modalities for name in ACOUSTIC_STREAMS):
+        _say(progress, "acoustic codes (SpeechTokenizer)")
+        codes = dict(zip(("content", "acoustic"), processor.acoustic_codec.encode(audio)))
         for name in ACOUSTIC_STREAMS:
             if name in processor.modalities:
-                rate = processor.acoustic_rate
-                window[f"{name}_codes"] = list(codes[name][round(start * rate) : round(end * rate)])
-        if "emotion" in processor.modalities:
-            if speaker_motion is None:
-                window["emotion_ids"] = [NEUTRAL] * processor.num_groups(last - first)
-            else:
-                window["speaker_motion"] = speaker_motion[first:last]
-                window["speaker_shape"] = np.zeros(100) if speaker_shape is None else speaker_shape
-        windows.append(window)
-    return windows
+                inputs[f"{name}_codes"] = list(codes[name])
+    if "emotion" in processor.modalities:
+        if speaker_motion is None:
+            inputs["emotion_ids"] = [NEUTRAL] * processor.num_groups(num_frames)
+        else:
+            inputs["speaker_motion"] = speaker_motion[:num_frames]
+            inputs["speaker_shape"] = np.zeros(100) if speaker_shape is None else speaker_shape
+    return inputs
+
+
+@torch.no_grad()
+def recording_codes(pipeline: ListenerPipeline, inputs: dict, progress: bool = False) -> torch.LongTensor:
+    """Listener codes `(1, num_groups)` of a recording's processor `inputs` (see `recording_inputs`) as one clip:
+    `model.generate` over the one sequence, with its KV cache and, once the sequence outgrows the LM's positions,
+    its sliding window (so time grows linearly with the recording and the cache stays bounded)."""
+    processor, model = pipeline.processor, pipeline.model
+    batch = processor(**pipeline.processor_inputs([inputs]), return_tensors="pt").to(model.device)
+    steps = model.generate_steps(**batch, **pipeline.generation_kwargs)
+    total = processor.num_groups(inputs["num_frames"])
+    return torch.stack(list(tqdm(steps, total=total, desc="generating", unit="group", disable=not progress)), dim=1)
 
 
 def listen(
@@ -111,7 +114,7 @@ def listen(
     window_frames: int = 240,
     progress: bool = False,
 ) -> np.ndarray:
-    """Listener motion for a speaker recording.
+    """Listener motion for a speaker recording of any length.
 
     Args:
         pipeline (`ListenerPipeline`): the LM, its processor (with the front ends its modalities need) and
@@ -120,34 +123,34 @@ def listen(
         listener_identity (`np.ndarray` of shape `(100,)`): the listener's shape beta (decoding style).
         speaker_motion (`np.ndarray` of shape `(>= T, 56)`, *optional*): the speaker's motion, for emotion ids.
         speaker_shape (`np.ndarray` of shape `(100,)`, *optional*): the speaker's beta.
-        window_frames (`int`): frames per generated window (the length the model was trained on).
-        progress (`bool`): show a bar per stage.
+        window_frames (`int`): frames per decoder window, the length the VQ-VAE was trained on; the codes are
+            decoded in windows of `window_frames // group_size` codes overlapping by half (`decode_long`).
+        progress (`bool`): say which stage runs, with a bar over the groups.
 
     Returns:
         `np.ndarray` of shape `(T, 56)`, `T = samples * fps // 16000`.
     """
-    processor = pipeline.processor
+    processor, vqvae = pipeline.processor, pipeline.vqvae
+    window_codes = window_frames // processor.group_size
+    if window_codes < vqvae.config.min_codes:
+        raise ValueError(
+            f"window_frames={window_frames}: the VQ-VAE decodes windows of at least {vqvae.config.min_codes} codes "
+            f"({vqvae.config.min_codes * processor.group_size} frames)"
+        )
     audio = check_speech(audio)
     num_frames = len(audio) * processor.fps // SAMPLE_RATE
-    if num_frames < processor.group_size:
-        raise ValueError(f"audio lasts {len(audio) / SAMPLE_RATE:.2f} s: too short for one group of frames")
+    # the VQ-VAE decodes at least `min_codes` codes together
+    min_frames = max(processor.group_size, (vqvae.config.min_codes - 1) * processor.group_size + 1)
+    if num_frames < min_frames:
+        raise ValueError(f"audio lasts {len(audio) / SAMPLE_RATE:.2f} s: too short for the listener "
+                         f"(at least {min_frames} frames, {min_frames / processor.fps:.2f} s)")  # fmt: skip
     if speaker_motion is not None and len(speaker_motion) < num_frames:
         raise ValueError(f"speaker_motion has {len(speaker_motion)} frames, fewer than the audio's {num_frames}")
-    words = codes = None
-    if "words" in processor.modalities:
-        _say(progress, "transcribing (ASR with word times)")
-        words = processor.asr.transcribe(audio)
-    if any(name in processor.modalities for name in ACOUSTIC_STREAMS):
-        _say(progress, "acoustic codes (SpeechTokenizer)")
-        codes = dict(zip(("content", "acoustic"), processor.acoustic_codec.encode(audio)))
-    # the VQ-VAE decodes at least `min_codes` codes: a shorter tail joins the window before it
-    min_frames = (pipeline.vqvae.config.min_codes - 1) * processor.group_size + 1
-    windows = speaker_windows(processor, num_frames, window_frames, words, codes, speaker_motion, speaker_shape,
-                              min_frames)
-    for window in windows:
-        window["listener_identity"] = np.asarray(listener_identity, dtype=np.float32)
-    pipeline.progress = progress
-    return np.concatenate(pipeline.predict(windows))
+    inputs = recording_inputs(processor, audio, num_frames, speaker_motion, speaker_shape, progress)
+    codes = recording_codes(pipeline, inputs, progress)
+    _say(progress, "decoding (overlapping VQ-VAE windows)")
+    identity = torch.as_tensor(np.asarray(listener_identity, dtype=np.float32)).reshape(1, -1)
+    return decode_long(vqvae, codes, identity, window_codes)[0, :num_frames].cpu().numpy()
 
 
 def _say(progress: bool, stage: str) -> None:
@@ -155,4 +158,4 @@ def _say(progress: bool, stage: str) -> None:
         print(f"{stage} ...", flush=True)
 
 
-__all__ = ["check_speech", "drop_acoustic_streams", "listen", "speaker_windows", "window_bounds"]
+__all__ = ["check_speech", "drop_acoustic_streams", "listen", "recording_codes", "recording_inputs"]

@@ -122,6 +122,7 @@ def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudg
     ):
         model_args = ListenerModelArguments(
             stage=stage,
+            acoustic_codec_type="prosody",  # the synthetic corpus's codes (write_synthetic_corpus's default codec)
             model_name_or_path=None if source is None else str(source),
             backbone_config_overrides=budget.backbone_config_overrides if source is None else None,
             vqvae_path=str(vqvae_dir),

@@ -6,8 +6,9 @@ mmlistener-listen speaker.wav --model outputs/lm --vqvae outputs/vqvae --out lis
 ```
 
 Stages: read the audio (any sample rate, resampled to 16 kHz), ASR words with times, SpeechTokenizer codes,
-emotion ids (from `--speaker_motion` with an emotion recogniser, else Neutral), generation and decoding
-window by window (`mmlistener.listen`), rendering with the speaker's audio muxed in.
+emotion ids (from `--speaker_motion` with an emotion recogniser, else Neutral), generation over the whole
+recording as one sequence and decoding in overlapping windows (`mmlistener.listen`), rendering with the speaker's
+audio muxed in.
 """
 
 import glob
@@ -69,11 +70,14 @@ class SpeakerArguments:
 
 @dataclass
 class ListenArguments(SpeakerArguments):
-    """`mmlistener-listen`: the shared flags, the video, the motion file and the windows."""
+    """`mmlistener-listen`: the shared flags, the video, the motion file and the decoder's window."""
 
     out: str = field(default="listener.mp4", metadata={"help": "The MP4 to write."})
     motion_out: str | None = field(default=None, metadata={"help": "Also save the listener motion (T, 56) as .npy."})
-    window_seconds: float = field(default=8.0, metadata={"help": "Seconds per generated window (the training length)."})
+    window_seconds: float = field(
+        default=8.0,
+        metadata={"help": "Seconds per VQ-VAE decoding window (its training length); windows overlap by half."},
+    )
 
 
 def listener_identity(spec: str, seed: int) -> np.ndarray:
@@ -136,7 +140,11 @@ def build_pipeline(args: SpeakerArguments):
         if processor.asr_checkpoint is None:
             raise ValueError("this model reads the speaker's words: give --asr_checkpoint (e.g. base.en, or a local .pt)")
         processor.asr  # noqa: B018 (load now: a bad checkpoint fails before anything else runs)
-    if any(name in processor.modalities for name in ("acoustic", "content")):
+    if any(name in processor.modalities for name in ("acoustic", "content")) and processor.acoustic_codec_type == "prosody":
+        if args.speechtokenizer_checkpoint is not None:
+            raise ValueError("this model reads the weight-free prosody tokens it was trained on (its processor's "
+                             "acoustic_codec_type): leave out --speechtokenizer_checkpoint")  # fmt: skip
+    elif any(name in processor.modalities for name in ("acoustic", "content")):
         if args.speechtokenizer_checkpoint is not None:
             processor.acoustic_codec_config, processor.acoustic_codec_checkpoint = _speechtokenizer_files(args)
         if processor.acoustic_codec_checkpoint is not None:

@@ -41,7 +41,7 @@ class StreamArguments(SpeakerArguments):
     )
     asr_update_seconds: float = field(default=1.0, metadata={"help": "New audio between two ASR transcriptions."})
     code_window_seconds: float = field(
-        default=DEFAULT_WINDOW_SECONDS, metadata={"help": "Audio SpeechTokenizer encodes for each group's codes."}
+        default=DEFAULT_WINDOW_SECONDS, metadata={"help": "Audio SpeechTokenizer encodes for each group's codes (not used by prosody codes)."}
     )
     code_right_context_seconds: float = field(
         default=DEFAULT_RIGHT_CONTEXT_SECONDS,
@@ -60,7 +60,11 @@ def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndar
         asr = LocalAgreementASR(processor.asr, update_seconds=args.asr_update_seconds, background=True)
     codes = None
     if any(name in processor.modalities for name in ("acoustic", "content")):
-        codes = SlidingWindowCodes(processor.acoustic_codec, args.code_window_seconds, args.code_right_context_seconds)
+        if processor.acoustic_codec_type == "speechtokenizer":
+            codes = SlidingWindowCodes(processor.acoustic_codec, args.code_window_seconds,
+                                       args.code_right_context_seconds)
+        else:  # the weight-free tokenizer: the offline codes, each a fixed look-ahead after its end
+            codes = processor.acoustic_codec.streaming()
     use_frames = args.speaker_motion is not None and "emotion" in processor.modalities
     shape = (np.zeros(100) if speaker_shape is None else speaker_shape) if use_frames else None
     return ListenerStream(pipeline.model, processor, pipeline.vqvae, listener_identity=beta, speaker_shape=shape,

@@ -3,6 +3,7 @@
 from .features import EXAMPLE_FEATURES
 from .l2l_trevor import L2LTrevor, L2LTrevorConfig
 from .loading import build_dataset
+from .media import media_path, window_audio
 from .reading import load_torch_file, motion_statistics
 from .realtalk import RealTalk, RealTalkConfig
 from .synthetic import DyadicClip, sample_dyadic_clip, sample_identity_motion, write_synthetic_corpus
@@ -17,12 +18,14 @@ __all__ = [
     "RealTalkConfig",
     "build_dataset",
     "load_torch_file",
+    "media_path",
     "motion_statistics",
     "no_events",
     "resample_motion",
     "sample_dyadic_clip",
     "sample_identity_motion",
     "write_synthetic_corpus",
+    "window_audio",
     "window_bounds",
     "window_events",
     "window_words",

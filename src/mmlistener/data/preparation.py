@@ -2,7 +2,6 @@
 (`datasets.map`, multi-process, cached), save to disk / Parquet with statistics and a dataset card, optionally
 push to the Hub. The scripts in `datasets_scripts/` are thin command lines over `prepare_dataset`."""
 
-import functools
 import hashlib
 import json
 import os
@@ -21,10 +20,10 @@ from ..processing.streaming_codes import (
 )
 from .card import build_dataset_card
 from .loading import build_dataset
+from .media import cut_window, media_path, source_audio
 from .reading import motion_statistics
 from .windowing import window_words
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".mp4", ".mkv", ".webm")
 ACOUSTIC_CODES_MODES = ("offline", "streaming")
 FEATURES_VERSION = "1"  # bump when the extraction below changes, to invalidate cached map results
 
@@ -55,6 +54,10 @@ class PreparationArguments:
     asr_checkpoint: str | None = field(default=None, metadata={"help": "Whisper weights (path or name)."})
     transcribe: bool = field(
         default=False, metadata={"help": "Replace the release's words by ASR transcripts of the media."}
+    )
+    acoustic_codec_type: str | None = field(
+        default=None,
+        metadata={"help": "speechtokenizer (with the two files below) or prosody (weight-free: no checkpoint)."},
     )
     acoustic_codec_config: str | None = field(default=None, metadata={"help": "SpeechTokenizer config.json."})
     acoustic_codec_checkpoint: str | None = field(default=None, metadata={"help": "SpeechTokenizer weights."})
@@ -112,7 +115,8 @@ class PreparationArguments:
         }
 
     def front_end_settings(self) -> dict:
-        keys = ("asr_backend", "asr_checkpoint", "acoustic_codec_config", "acoustic_codec_checkpoint")
+        keys = ("asr_backend", "asr_checkpoint", "acoustic_codec_type", "acoustic_codec_config",
+                "acoustic_codec_checkpoint")
         settings = {key: getattr(self, key) for key in (*keys, "emotion_checkpoint")}
         return {key: value for key, value in settings.items() if value is not None}
 
@@ -131,27 +135,6 @@ def parse_arguments(dataclass_types: tuple, argv: list[str] | None = None) -> tu
     if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
         return parser.parse_yaml_file(argv[0])
     return parser.parse_args_into_dataclasses(args=argv)
-
-
-def media_path(media_dir: str, source: str) -> str:
-    """The audio/video file of `source` under `media_dir`: the same relative path, or the same stem with an audio
-    extension."""
-    exact = os.path.join(media_dir, source)
-    if os.path.isfile(exact):
-        return exact
-    stem = os.path.splitext(exact)[0]
-    for extension in AUDIO_EXTENSIONS:
-        if os.path.isfile(stem + extension):
-            return stem + extension
-    raise ValueError(f"no audio or video for source {source!r} in {media_dir} (tried {exact} and {stem}.*)")
-
-
-@functools.lru_cache(maxsize=2)
-def _source_audio(path: str) -> np.ndarray:
-    """Whole 16 kHz mono audio of a file; windows of one source come in a row, so two entries suffice."""
-    from ..processing.audio import load_audio
-
-    return load_audio(path)
 
 
 class SpeakerFeatures:
@@ -258,16 +241,11 @@ class SpeakerFeatures:
         from ..processing.audio import SAMPLE_RATE
 
         path = media_path(self.media_dir, example["source"])
-        audio = _source_audio(path)
+        audio = source_audio(path)
+        window = cut_window(audio, example["start_frame"], frames, fps, f"{path} (source {example['source']})",
+                            self.group_size)
         start = int(example["start_frame"]) / fps
-        first, last = round(start * SAMPLE_RATE), round((start + frames / fps) * SAMPLE_RATE)
-        window = audio[first:last]
-        if last - first - len(window) >= self.group_size / fps * SAMPLE_RATE:
-            raise ValueError(
-                f"{path} lasts {len(audio) / SAMPLE_RATE:.2f} s, too short for the window of {example['source']} at "
-                f"frames {example['start_frame']}..{int(example['start_frame']) + frames} ({fps} fps)"
-            )
-        window = np.pad(window, (0, last - first - len(window)))
+        first, last = round(start * SAMPLE_RATE), round(start * SAMPLE_RATE) + len(window)
         updates = {}
         if self.acoustic:
             content, acoustic = self._codes(processor.acoustic_codec, audio[:first], window)
@@ -313,7 +291,8 @@ def prepare_dataset(
         builder_class, args.data_dir, config_name, cache_dir=args.cache_dir, **config_kwargs
     )
     config = builder_class.BUILDER_CONFIG_CLASS(name=config_name or "default", **config_kwargs)
-    has_codec = args.acoustic_codec_checkpoint is not None or args.processor is not None
+    has_codec = args.acoustic_codec_type == "prosody" or args.acoustic_codec_checkpoint is not None
+    has_codec = has_codec or args.processor is not None
     extractor = SpeakerFeatures(
         processor=args.processor,
         front_ends=args.front_end_settings(),
@@ -405,7 +384,6 @@ __all__ = [
     "ACOUSTIC_CODES_MODES",
     "PreparationArguments",
     "SpeakerFeatures",
-    "media_path",
     "parse_arguments",
     "prepare_dataset",
     "save_prepared",

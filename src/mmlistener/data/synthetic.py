@@ -12,7 +12,9 @@ the style: the structure the identity-disentangled VQ-VAE is built for.
 
 The dyadic corpus (`sample_dyadic_clip`, `write_synthetic_corpus`) builds conversations on top of
 that: a speaker talks, a listener reacts by rules that a model can learn from the speaker's words,
-acoustic codes and emotion (see `sample_dyadic_clip` for the rules).
+acoustic codes and emotion (see `sample_dyadic_clip` for the rules). The speaker's turns are spoken
+(`speech_synthesis`: eSpeak NG, one voice per speaker, prosody set by the emotion); the words' times
+are the synthesis's and the acoustic and content codes are the acoustic tokenizer's codes of that audio.
 """
 
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import convolve1d
 
+from .speech_synthesis import CORPUS_VOICES, SAMPLE_RATE, Voice, synthesize_word
 from .windowing import CODE_RATE
 
 MOTION_DIM = 56
@@ -132,7 +135,9 @@ JOKE_WORDS = ("punchline", "kidding", "bananas")
 LEXICON = NEUTRAL_WORDS + tuple(w for words in EMOTION_WORDS.values() for w in words) + JOKE_WORDS
 EMOTION_WORD_RATE = 0.35  # share of words drawn from the current emotion's words
 JOKE_RATE = 0.3  # share of utterances ending on a joke word
-SILENCE_CODES = 16  # acoustic and content codes [0, 16) mean silence
+WORD_GAP = 0.03  # seconds of silence between the words of an utterance
+UTTERANCE_GAIN_DB = 1.5  # each utterance's loudness varies by up to this much around the voice's
+NOISE_FLOOR = 3e-4  # RMS of the recording's background noise (about -70 dBFS)
 
 # listener response lags and shapes, in frames at 30 fps
 CONTAGION_LAG = 12
@@ -159,7 +164,11 @@ class DyadicClip:
         speaker_emotion (`np.ndarray` `(num_frames,)`, int64): the speaker's true emotion class per frame.
         words (`list[dict]`): `{"text", "start", "end"}`, all the words spoken, including those
             before frame 0 (negative times) and the last one, which may run past the clip.
-        acoustic_codes, content_codes (`np.ndarray` `(round(num_frames * 50 / fps),)`, int64): 50 Hz codes.
+        acoustic_codes, content_codes (`np.ndarray` `(round(num_frames * 50 / fps),)`, int64): 50 Hz codes of the
+            audio from frame 0 (the acoustic tokenizer's acoustic and content codes).
+        audio (`np.ndarray` `(samples,)`, float32): the speaker's speech at 16 kHz from `audio_start` to the clip's
+            end (the lead, with the history words, first), 16-bit values (`pcm16(audio) / 32768`).
+        audio_start (`float`): time of the audio's first sample, seconds from frame 0 (`-lead_frames / fps`).
         utterance_ends (`list[float]`): end of each utterance's last word, for all of them like `words`; the
             listener's nod starts `NOD_LAG` frames after the pause that follows (0.03 s after this end).
         joke_ends (`list[float]`): end of each joke word; laughter starts `LAUGH_LAG` frames later.
@@ -176,6 +185,8 @@ class DyadicClip:
     utterance_ends: list
     joke_ends: list
     emotion_changes: list
+    audio: np.ndarray
+    audio_start: float
 
 
 def _smooth(x: np.ndarray, seconds: float, fps: int) -> np.ndarray:
@@ -186,12 +197,19 @@ def _smooth(x: np.ndarray, seconds: float, fps: int) -> np.ndarray:
     return lfilter([alpha], [1.0, alpha - 1.0], x, axis=0, zi=(1 - alpha) * x[:1])[0]
 
 
-def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Generator):
-    """Per-group emotion chain, then utterances of words that follow it; frames counted from -lead.
+def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Generator, voice: Voice,
+                      jokes_spoken: bool = True):
+    """Per-group emotion chain, then utterances of spoken words that follow it; frames counted from -lead.
+
+    Each word is synthesised in `voice` with the prosody of the emotion at its start; it lasts as long as its
+    audio and starts on a sample. `jokes_spoken=False` says a neutral word where a joke word would go, in the joke
+    word's time slot (the same random draws and times: a control recording whose only difference is the joke
+    words).
 
     Returns:
-        `(emotion (lead + num_frames,), words, utterance_ends, pauses, jokes)`, times in seconds from frame 0:
-        the end of each utterance's last word, the start of the pause after it, the end of each joke word.
+        `(emotion (lead + num_frames,), words, utterance_ends, pauses, jokes, audio)`, times in seconds from frame 0:
+        the end of each utterance's last word, the start of the pause after it, the end of each joke word; the
+        speech `(samples,)` at 16 kHz from `-lead / fps` to the clip's end.
     """
     total = lead + num_frames
     num_groups = -(-total // GROUP_SIZE)
@@ -199,28 +217,55 @@ def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Gener
     for _ in range(num_groups - 1):
         chain.append(chain[-1] if rng.random() < EMOTION_STAY else rng.choice(SPEAKER_EMOTIONS))
     emotion = np.repeat(np.asarray(chain, dtype=np.int64), GROUP_SIZE)[:total]
+    origin, num_samples = lead / fps, round(total / fps * SAMPLE_RATE)
+    audio = rng.standard_normal(num_samples).astype(np.float32) * NOISE_FLOOR
     words, utterance_ends, pauses, jokes = [], [], [], []
-    t, end_time = -lead / fps + rng.uniform(0.0, 0.5), num_frames / fps
+
+    def say(text: str, t: float, gain: float, slot: str | None = None) -> float:
+        """Place `text` at the first sample at or after `t`; returns the end (seconds from frame 0) of its slot: its
+        own, or that of the word `slot` (the control's neutral word keeps the joke word's time)."""
+        first = int(np.ceil((t + origin) * SAMPLE_RATE - 1e-9))
+        current = int(emotion[min(int(first / SAMPLE_RATE * fps), total - 1)])
+        spoken = synthesize_word(text, voice, current)
+        stop = min(first + len(spoken), num_samples)
+        if first < num_samples:
+            audio[first:stop] += gain * spoken[: stop - first]
+        start, end = first / SAMPLE_RATE - origin, (first + len(spoken)) / SAMPLE_RATE - origin
+        words.append({"text": text, "start": start, "end": end})
+        return end if slot is None else start + len(synthesize_word(slot, voice, current)) / SAMPLE_RATE
+
+    t, end_time = -origin + rng.uniform(0.0, 0.5), num_frames / fps
     while t < end_time:
         utterance_end = t + rng.uniform(1.2, 3.5)
         joke = rng.random() < JOKE_RATE
+        gain = np.float32(10 ** (rng.uniform(-UTTERANCE_GAIN_DB, UTTERANCE_GAIN_DB) / 20))
         while t < utterance_end:
-            duration = rng.uniform(0.18, 0.4)
-            current = int(emotion[min(int((t + lead / fps) * fps), total - 1)])
+            current = int(emotion[min(int((t + origin) * fps), total - 1)])
             if rng.random() < EMOTION_WORD_RATE and EMOTION_WORDS[current]:
                 text = str(rng.choice(EMOTION_WORDS[current]))
             else:
                 text = str(rng.choice(NEUTRAL_WORDS))
-            words.append({"text": text, "start": t, "end": t + duration})
-            t += duration + 0.03
+            t = say(text, t, gain) + WORD_GAP
         if joke:
-            words.append({"text": str(rng.choice(JOKE_WORDS)), "start": t, "end": t + 0.4})
-            jokes.append(t + 0.4)
-            t += 0.43
+            index = int(rng.integers(len(JOKE_WORDS)))
+            if jokes_spoken:
+                t = say(JOKE_WORDS[index], t, gain)
+                jokes.append(t)
+            else:
+                t = say(NEUTRAL_WORDS[index], t, gain, slot=JOKE_WORDS[index])
+            t += WORD_GAP
         utterance_ends.append(words[-1]["end"])
         pauses.append(t)
         t += rng.uniform(0.5, 1.2)
-    return emotion, words, utterance_ends, pauses, jokes
+    return emotion, words, utterance_ends, pauses, jokes, pcm16(audio) / np.float32(PCM_SCALE)
+
+
+PCM_SCALE = 32768  # 16-bit samples: the corpus's audio is what its FLAC files hold, to the bit
+
+
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] as 16-bit integer samples (`x * 32768`, rounded and clipped)."""
+    return np.clip(np.round(audio * PCM_SCALE), -PCM_SCALE, PCM_SCALE - 1).astype(np.int16)
 
 
 def _emotion_changes(emotion: np.ndarray, lead: int, fps: int) -> list[float]:
@@ -230,13 +275,12 @@ def _emotion_changes(emotion: np.ndarray, lead: int, fps: int) -> list[float]:
     return (frames[frames >= 0] / fps).tolist()
 
 
-def _speaking(words: list, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per time: whether a word is being spoken, and which lexicon entry (-1 in silence)."""
-    active = np.full(len(times), -1, dtype=np.int64)
+def _speaking(words: list, times: np.ndarray) -> np.ndarray:
+    """Per time: whether a word is being spoken."""
+    active = np.zeros(len(times), dtype=bool)
     for word in words:
-        inside = (times >= word["start"]) & (times < word["end"])
-        active[inside] = LEXICON.index(word["text"])
-    return active >= 0, active
+        active |= (times >= word["start"]) & (times < word["end"])
+    return active
 
 
 def _bump(length: int, start: float, frames: int, fps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -254,6 +298,9 @@ def sample_dyadic_clip(
     rng: np.random.Generator,
     fps: int = 30,
     lead_frames: int = 96,
+    voice: Voice = CORPUS_VOICES[0],
+    codec=None,
+    jokes_spoken: bool = True,
 ) -> DyadicClip:
     """Sample one conversation clip. The rules (all lags at 30 fps; the clip starts `lead_frames` earlier so
     that frame 0 already has history):
@@ -262,14 +309,15 @@ def sample_dyadic_clip(
       - Emotion: a Markov chain over Neutral, Happy, Sad, Surprise, Anger, one state per group of 8 frames,
         staying with probability 0.9. Expression content eases (time constant 0.2 s) towards the emotion's
         prototype (`emotion_prototypes`), plus identity-free idle motion (`content_motion` x 0.25).
-      - Words: utterances of 1.2-3.5 s separated by pauses of 0.5-1.2 s; words last 0.18-0.4 s; 35 % of
-        them are words of the current emotion ("great", "sad", "wow", "hate", ...), the rest neutral; 30 % of
-        utterances end on a joke word ("punchline", "kidding", "bananas"). While a word is spoken the jaw and
-        mouth move at 4 Hz.
-      - Acoustic codes (50 Hz): [0, 16) in silence; while speaking `16 + 160 * e + 32 * loudness + noise(32)`
-        with `e` the emotion's index among the five and a loudness in 0..4 that follows the 4 Hz syllable
-        envelope scaled by the emotion's arousal (Anger, Surprise loud; Sad quiet). Content codes: [0, 16)
-        in silence, `16 + 8 * lexicon index + noise(8)` while a word is spoken.
+      - Words: utterances of 1.2-3.5 s separated by pauses of 0.5-1.2 s; 35 % of the words are words of the
+        current emotion ("great", "sad", "wow", "hate", ...), the rest neutral; 30 % of utterances end on a joke
+        word ("punchline", "kidding", "bananas"). While a word is spoken the jaw and mouth move at 4 Hz.
+      - Speech: each word spoken in `voice` (eSpeak NG) with the emotion's prosody (`EMOTION_PROSODY`: Anger
+        and Surprise loud, Sad quiet, slow and flat, Happy and Surprise high), 30 ms apart, each utterance
+        +-1.5 dB; silence (a -70 dBFS noise floor) between utterances. Words last as long as their audio.
+      - Acoustic and content codes (50 Hz): `codec.encode` of that audio (default: the weight-free
+        `ProsodyTokenizer`; a `SpeechTokenizerCodes` gives the paper's codes), computed over the lead too so that
+        the first codes have their context.
     Listener (content, then `apply_style` with the listener's beta)
       - Emotion contagion: expression eases (0.3 s) towards 0.7 x the prototype of the speaker's emotion of
         12 frames (1.5 groups) earlier.
@@ -281,14 +329,19 @@ def sample_dyadic_clip(
     Random windows or nearest neighbours by speaker motion return another moment (wrong timing of nods and
     laughs, other emotion) and mostly another listener (wrong style); a model that reads the speaker's
     streams and decodes in the listener's identity can recover almost all of the listener's motion.
+
+    `jokes_spoken=False` makes the control clip of the same draws: a neutral word where each joke word would be,
+    and so no laughter.
     """
     if num_frames <= 0:
         raise ValueError(f"num_frames must be positive, got {num_frames}")
     total = lead_frames + num_frames
-    emotion, words, utterance_ends, pauses, jokes = _speaker_timeline(num_frames, lead_frames, fps, rng)
+    emotion, words, utterance_ends, pauses, jokes, audio = _speaker_timeline(
+        num_frames, lead_frames, fps, rng, voice, jokes_spoken
+    )
     prototypes = emotion_prototypes()
     times = (np.arange(total) - lead_frames) / fps
-    speaking, _ = _speaking(words, times)
+    speaking = _speaking(words, times)
     syllables = 0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * times)
 
     speaker = _smooth(prototypes[emotion], 0.2, fps) + 0.25 * content_motion(total, rng, fps=fps)
@@ -307,21 +360,7 @@ def sample_dyadic_clip(
         listener[:, JAW_OPEN] += 0.1 * envelope * (0.5 + 0.5 * np.sin(2 * np.pi * 5.0 * seconds))
         listener[:, HEAD_PITCH] += 0.06 * envelope
 
-    code_times = np.arange(round(num_frames * CODE_RATE / fps)) / CODE_RATE
-    code_speaking, lexicon_index = _speaking(words, code_times)
-    code_emotion = emotion[np.minimum((code_times * fps).astype(np.int64) + lead_frames, total - 1)]
-    band = np.searchsorted(np.asarray(SPEAKER_EMOTIONS), code_emotion)
-    arousal = np.asarray([AROUSAL[int(e)] for e in code_emotion])
-    loudness = np.rint(4 * arousal * (0.5 + 0.5 * np.sin(2 * np.pi * 4.0 * code_times))).astype(np.int64)
-    silence = rng.integers(0, SILENCE_CODES, size=len(code_times))
-    acoustic = np.where(
-        code_speaking,
-        SILENCE_CODES + 160 * band + 32 * loudness + rng.integers(0, 32, len(code_times)),
-        silence,
-    )
-    content = np.where(
-        code_speaking, SILENCE_CODES + 8 * lexicon_index + rng.integers(0, 8, len(code_times)), silence
-    )
+    content, acoustic = speech_codes(codec, audio, lead_frames / fps, round(num_frames * CODE_RATE / fps))
 
     window = slice(lead_frames, total)
     return DyadicClip(
@@ -334,7 +373,26 @@ def sample_dyadic_clip(
         utterance_ends=[float(end) for end in utterance_ends],
         joke_ends=[float(end) for end in jokes],
         emotion_changes=_emotion_changes(emotion, lead_frames, fps),
+        audio=audio,
+        audio_start=-lead_frames / fps,
     )
+
+
+def speech_codes(codec, audio: np.ndarray, offset: float, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """`(content, acoustic)` codes `(count,)` of 16 kHz `audio` from `offset` seconds into it, encoded whole (the
+    part before `offset` is their context; a last partial code's samples are padded with silence); `codec`
+    defaults to the weight-free `ProsodyTokenizer`."""
+    if codec is None:
+        from ..processing.prosody_tokenizer import ProsodyTokenizer
+
+        codec = ProsodyTokenizer()
+    first = round(offset * CODE_RATE)
+    hop = SAMPLE_RATE // CODE_RATE
+    audio = np.pad(audio, (0, max(0, (first + count) * hop - len(audio))))
+    content, acoustic = (np.asarray(codes, dtype=np.int64)[first : first + count] for codes in codec.encode(audio))
+    if len(acoustic) < count:
+        raise ValueError(f"the codec gave {len(acoustic) + first} codes for {len(audio)} samples; expected {first + count}")
+    return content, acoustic
 
 
 def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, speaker_beta, listener_id, fps):
@@ -381,6 +439,9 @@ def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, spea
     }
 
 
+MEDIA_DIR = "media"  # the corpus's speech, one FLAC per segment: media/<fname's stem>.flac
+
+
 def write_synthetic_corpus(
     out_dir: str,
     num_train: int = 64,
@@ -392,21 +453,27 @@ def write_synthetic_corpus(
     min_frames: int = 360,
     max_frames: int = 720,
     fps: int = 30,
+    voices: tuple[Voice, ...] = CORPUS_VOICES,
+    codec=None,
 ) -> str:
-    """Write a synthetic dyadic corpus in LM-Listener's release format and return `out_dir`.
+    """Write a spoken synthetic dyadic corpus in LM-Listener's release format and return `out_dir`.
 
-    Files: `segments_{train,val,test}.pth` (lists of segment dicts, read by `L2LTrevor("lm_listener")`) and
-    `mean.npy` / `std.npy` (56 values, listener motion of the train split). Besides the release's keys each
-    segment carries `p1_emotion` (the speaker's true emotion per frame), `p1_acoustic_codes` and
-    `p1_content_codes` (50 Hz from the segment's first frame), `listener_id` and `events`, the ground truth of
-    the listener's rules: `{"utterance_ends", "joke_ends", "emotion_changes"}`, lists of seconds on the words'
-    clock (the `DyadicClip` fields of the same names shifted by the segment's start, those up to its end).
-    Segments last `min_frames`-`max_frames` frames; each pairs one of `num_speakers` speakers with one of
-    `num_listeners` listeners (the same listeners in every split). Everything follows from `seed`; no audio is
-    involved.
+    Files: `segments_{train,val,test}.pth` (lists of segment dicts, read by `L2LTrevor("lm_listener")`),
+    `mean.npy` / `std.npy` (56 values, listener motion of the train split) and the speaker's speech of each
+    segment, `media/synthetic/<split>/conversation_<index>.flac` (16 kHz, on the segment's source clock: the
+    media folder for `prepare_dataset(media_dir=...)` and `mmlistener.data.window_audio`). Besides the release's
+    keys each segment carries `p1_emotion` (the speaker's true emotion per frame), `p1_acoustic_codes` and
+    `p1_content_codes` (50 Hz from the segment's first frame: `codec`'s codes of the speech, by default the
+    weight-free `ProsodyTokenizer`), `listener_id`, `voice` and `events`, the ground truth of the listener's
+    rules: `{"utterance_ends", "joke_ends", "emotion_changes"}`, lists of seconds on the words' clock (the
+    `DyadicClip` fields of the same names shifted by the segment's start, those up to its end).
+    Segments last `min_frames`-`max_frames` frames; each pairs one of `num_speakers` speakers (speaker `k` speaks
+    with `voices[k % len(voices)]`) with one of `num_listeners` listeners (the same listeners in every split).
+    Everything follows from `seed`.
     """
     import os
 
+    import soundfile
     import torch
 
     counts = {"train": num_train, "val": num_val, "test": num_test}
@@ -414,32 +481,36 @@ def write_synthetic_corpus(
         raise ValueError(f"every split needs at least one segment, got {counts}")
     if not 0 < min_frames <= max_frames:
         raise ValueError(f"need 0 < min_frames <= max_frames, got {min_frames}, {max_frames}")
+    if not voices:
+        raise ValueError("voices must name at least one voice")
+    if codec is None:
+        from ..processing.prosody_tokenizer import ProsodyTokenizer
+
+        codec = ProsodyTokenizer()
     betas = identity_betas(num_listeners + num_speakers, seed=seed)
     listener_betas, speaker_betas = betas[:num_listeners], betas[num_listeners:]
     os.makedirs(out_dir, exist_ok=True)
     train_motion = []
+    lead = 96  # frames of history before each segment: the segment starts there on its source clock
     for split_index, (split, count) in enumerate(counts.items()):
         rng = np.random.default_rng([seed, split_index])
+        os.makedirs(os.path.join(out_dir, MEDIA_DIR, "synthetic", split), exist_ok=True)
         segments = []
         for index in range(count):
             listener, speaker = int(rng.integers(num_listeners)), int(rng.integers(num_speakers))
             num_frames = int(rng.integers(min_frames, max_frames + 1))
+            voice = voices[speaker % len(voices)]
             clip = sample_dyadic_clip(
-                num_frames, speaker_betas[speaker], listener_betas[listener], rng, fps=fps
+                num_frames, speaker_betas[speaker], listener_betas[listener], rng, fps=fps, lead_frames=lead,
+                voice=voice, codec=codec,
             )
             fname = f"synthetic/{split}/conversation_{index:04d}.mp4"
-            start = int(rng.integers(0, 30 * fps))
-            segments.append(
-                _segment(
-                    clip,
-                    fname,
-                    start,
-                    listener_betas[listener],
-                    speaker_betas[speaker],
-                    f"listener_{listener}",
-                    fps,
-                )
+            soundfile.write(os.path.join(out_dir, MEDIA_DIR, os.path.splitext(fname)[0] + ".flac"),
+                            pcm16(clip.audio), SAMPLE_RATE, subtype="PCM_16")
+            segment = _segment(
+                clip, fname, lead, listener_betas[listener], speaker_betas[speaker], f"listener_{listener}", fps
             )
+            segments.append({**segment, "voice": voice.name})
             if split == "train":
                 train_motion.append(clip.listener_motion)
         torch.save(segments, os.path.join(out_dir, f"segments_{split}.pth"))

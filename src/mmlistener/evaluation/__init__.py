@@ -6,6 +6,7 @@
 - `diagnostics`: does the LM use the speaker? Code-only baselines and a shuffled-speaker control.
 - `code_diagnostics`: do the VQ-VAE's codes depend on later frames, or on the identity?
 - `events`: nods after utterances, laughs after jokes, emotion contagion, against the synthetic corpus's events.
+- `seams`: `seam_ratio`, does long motion jump where its decoding windows meet?
 - `results`: `evaluate_systems` (generate, score, save the Table 1 layout and plots).
 - `vqvae_metrics`: the VQ-VAE table (reconstruction, commitment, perplexity).
 - `listener_metrics_path()`: the `evaluate` module, for `evaluate.load(listener_metrics_path())`.
@@ -61,6 +62,7 @@ from .scoring import (
     score_ground_truth,
     score_predictions,
 )
+from .seams import frame_changes, seam_ratio
 from .systems import SYSTEM_NAMES, build_systems, load_split
 from .vqvae_metrics import code_perplexity, save_vqvae_results, score_vqvae, vqvae_table
 
@@ -92,6 +94,7 @@ __all__ = [
     "fit_length",
     "format_listening_table",
     "format_results_table",
+    "frame_changes",
     "frechet_distance",
     "frechet_distance_from_statistics",
     "gaussian_statistics",
@@ -110,6 +113,7 @@ __all__ = [
     "score_ground_truth",
     "score_predictions",
     "score_vqvae",
+    "seam_ratio",
     "sentence_transformer_embedder",
     "shuffled_speakers",
     "speaker_shuffle_control",

@@ -545,7 +545,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
                 history_end = _first_group_start(groups)
                 if [int(groups[slot]) for slot in slots] != list(range(len(slots))):
                     raise ValueError(f"sample {b}: listener slots must sit in groups 0, 1, 2, ... in order")
-                ends = [int((groups <= g).nonzero().max()) + 1 for g in range(len(slots))]
+                ends = _group_ends(groups, len(slots))
             starts = [history_end] + ends[:-1]
             prefixes = [ids[start:slot] for start, slot in zip(starts, slots)]
             suffixes = [ids[slot:end] for slot, end in zip(slots, ends)]
@@ -629,6 +629,14 @@ def _filled(suffix: torch.LongTensor, listener_id: int) -> torch.LongTensor:
     filled = suffix.clone()
     filled[0] = listener_id
     return filled
+
+
+def _group_ends(groups: torch.LongTensor, num_groups: int) -> list[int]:
+    """For each group `g < num_groups`, one past the last token whose group id is `<= g`, in one pass over the
+    `groups (seq,)`: the suffix minimum is non-decreasing, and its last value `<= g` sits at that token."""
+    suffix_min = groups.flip(0).cummin(0).values.flip(0)
+    targets = torch.arange(num_groups, device=groups.device, dtype=groups.dtype)
+    return torch.searchsorted(suffix_min, targets, right=True).tolist()
 
 
 def _first_group_start(groups: torch.LongTensor) -> int:

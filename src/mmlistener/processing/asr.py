@@ -23,6 +23,23 @@ class SpeechRecognizer(Protocol):
         """Words of 16 kHz mono `audio (samples,)` as `{"text", "start", "end"}` dicts, in order."""
 
 
+class KnownWords:
+    """A recogniser stand-in that returns a transcript already known (a script, a synthesis's word times, a
+    corrected transcript): `mmlistener.listen` and the app then run on those words instead of an ASR's.
+
+    Args:
+        words (`list[dict]`): `{"text", "start", "end"}`, seconds from the start of the audio it will be given.
+    """
+
+    def __init__(self, words: list[dict]):
+        self.words = [{"text": w["text"], "start": float(w["start"]), "end": float(w["end"])} for w in words]
+
+    def transcribe(self, audio: np.ndarray) -> list[dict]:
+        """The known words that end within `audio (samples,)` (16 kHz)."""
+        duration = len(audio) / SAMPLE_RATE
+        return [dict(word) for word in self.words if word["end"] <= duration]
+
+
 def _clean_words(raw_words) -> list[dict]:
     words = []
     for text, start, end in raw_words:
@@ -122,4 +139,4 @@ def load_asr(backend: str, checkpoint: str, language: str | None = "en", **kwarg
     raise ValueError(f"unknown ASR backend {backend!r}; expected one of {BACKENDS}")
 
 
-__all__ = ["BACKENDS", "FasterWhisperASR", "SpeechRecognizer", "WhisperASR", "load_asr", "SAMPLE_RATE"]
+__all__ = ["BACKENDS", "FasterWhisperASR", "KnownWords", "SpeechRecognizer", "WhisperASR", "load_asr", "SAMPLE_RATE"]

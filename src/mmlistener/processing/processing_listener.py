@@ -34,6 +34,7 @@ from .word_timing import check_words_after_the_clip, recent_history, trim_histor
 MODALITIES = ("words", "acoustic", "content", "emotion")
 DEFAULT_MODALITIES = ("words", "acoustic", "emotion")
 STAGES = ("listener", "speaker")
+ACOUSTIC_CODEC_TYPES = ("speechtokenizer", "prosody")
 # Keys of a dataset example (see mmlistener.data) that `encode_examples` reads.
 EXAMPLE_KEYS = (
     "words",
@@ -63,6 +64,7 @@ SETTINGS = (
     "asr_backend",
     "asr_checkpoint",
     "asr_language",
+    "acoustic_codec_type",
     "acoustic_codec_config",
     "acoustic_codec_checkpoint",
     "emotion_checkpoint",
@@ -96,6 +98,10 @@ class ListenerProcessor(ProcessorMixin):
         asr_backend (`str`, defaults to `"openai-whisper"`): `"openai-whisper"` or `"faster-whisper"`.
         asr_checkpoint (`str`, *optional*): ASR weights (local path or model name), loaded on first raw use.
         asr_language (`str`, *optional*, defaults to `"en"`): spoken language (`None` detects it).
+        acoustic_codec_type (`str`, defaults to `"speechtokenizer"`): what makes the acoustic and content codes of
+            raw audio: `"speechtokenizer"` (the paper's; needs its checkpoint) or `"prosody"` (the weight-free
+            [`ProsodyTokenizer`]: loudness, voicing, pitch and its movement, spectral shape; no download). A model
+            reads the codes it was trained on: the setting is saved with the processor.
         acoustic_codec_config, acoustic_codec_checkpoint (`str`, *optional*): SpeechTokenizer `config.json`
             and weights, loaded on first raw use.
         emotion_checkpoint (`str`, *optional*): an [`EmotionRecognizer`] directory or Hub id, loaded on first
@@ -140,6 +146,7 @@ class ListenerProcessor(ProcessorMixin):
         asr_backend: str = "openai-whisper",
         asr_checkpoint: str | None = None,
         asr_language: str | None = "en",
+        acoustic_codec_type: str = "speechtokenizer",
         acoustic_codec_config: str | None = None,
         acoustic_codec_checkpoint: str | None = None,
         emotion_checkpoint: str | None = None,
@@ -155,6 +162,8 @@ class ListenerProcessor(ProcessorMixin):
         for name, value in (("group_size", group_size), ("fps", fps), ("acoustic_rate", acoustic_rate)):
             if value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
+        if acoustic_codec_type not in ACOUSTIC_CODEC_TYPES:
+            raise ValueError(f"acoustic_codec_type must be one of {ACOUSTIC_CODEC_TYPES}, got {acoustic_codec_type!r}")
         if history_seconds < 0 or max_history_tokens < 0:
             raise ValueError("history_seconds and max_history_tokens must be >= 0")
         self.num_listener_tokens = num_listener_tokens
@@ -171,6 +180,7 @@ class ListenerProcessor(ProcessorMixin):
         self.asr_backend = asr_backend
         self.asr_checkpoint = asr_checkpoint
         self.asr_language = asr_language
+        self.acoustic_codec_type = acoustic_codec_type
         self.acoustic_codec_config = acoustic_codec_config
         self.acoustic_codec_checkpoint = acoustic_codec_checkpoint
         self.emotion_checkpoint = emotion_checkpoint
@@ -225,8 +235,18 @@ class ListenerProcessor(ProcessorMixin):
             self._asr = load_asr(self.asr_backend, self.asr_checkpoint, language=self.asr_language)
         return self._asr
 
+    @asr.setter
+    def asr(self, recognizer) -> None:
+        """Use `recognizer` (an object with `transcribe(audio) -> words`, e.g. `KnownWords`) for raw audio."""
+        self._asr = recognizer
+
     @property
     def acoustic_codec(self):
+        """What encodes raw audio into `(content_codes, acoustic_codes)`: the `acoustic_codec_type` setting's."""
+        if self._acoustic_codec is None and self.acoustic_codec_type == "prosody":
+            from .prosody_tokenizer import ProsodyTokenizer
+
+            self._acoustic_codec = ProsodyTokenizer()
         if self._acoustic_codec is None:
             if self.acoustic_codec_config is None or self.acoustic_codec_checkpoint is None:
                 raise ValueError(

@@ -79,6 +79,12 @@ class SpeechTokenizerCodes:
         model.load_state_dict(torch.load(checkpoint_path, map_location="cpu", weights_only=True))
         return cls(model)
 
+    def streaming(self, **settings):
+        """A [`SlidingWindowCodes`] over this model (`settings`: its window, right context and hop)."""
+        from .streaming_codes import SlidingWindowCodes
+
+        return SlidingWindowCodes(self, **settings)
+
     @torch.no_grad()
     def encode(self, audio: np.ndarray) -> tuple[list[int], list[int]]:
         """Codes of one clip.

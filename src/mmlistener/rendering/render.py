@@ -16,6 +16,7 @@ from .video import check_audio, write_video
 
 FPS = 30
 HEADS = ("builtin", "flame")
+POSE_FRAMES = 64  # frames posed at a time by `render_frames` (FLAME: 8 MB of vertices, some copies while posing)
 
 
 @dataclass
@@ -72,7 +73,8 @@ def _label(image: np.ndarray, text: str) -> np.ndarray:
 def render_frames(panels: Sequence[Panel], head: HeadModel, size: int = 256) -> Iterator[np.ndarray]:
     """Frames of panels drawn side by side, one at a time.
 
-    Each panel is framed once, on its head at rest, so head motion shows as motion in the image.
+    Each panel is framed once, on its head at rest, so head motion shows as motion in the image. The heads are
+    posed `POSE_FRAMES` frames at a time, so memory stays flat whatever the clip's length.
 
     Args:
         panels (`list` of `Panel`): all with the same number of frames `T`.
@@ -82,17 +84,16 @@ def render_frames(panels: Sequence[Panel], head: HeadModel, size: int = 256) -> 
     Yields:
         `np.ndarray` of shape `(size, size * len(panels), 3)`, uint8, `T` times.
     """
-    meshes, framings = [], []
-    for panel in panels:
-        rest = head.vertices(np.zeros_like(panel.motion[:1]), panel.identity)[0]
-        framings.append(Framing.fit(rest, size))
-        meshes.append(head.vertices(panel.motion, panel.identity))
-    for frame in range(len(panels[0].motion)):
-        images = []
-        for panel, mesh, framing in zip(panels, meshes, framings):
-            image = rasterize(mesh[frame], head.faces, head.face_colors, framing)
-            images.append(_label(image, panel.label) if panel.label else image)
-        yield np.concatenate(images, axis=1)
+    framings = [Framing.fit(head.vertices(np.zeros_like(panel.motion[:1]), panel.identity)[0], size)
+                for panel in panels]  # fmt: skip
+    for first in range(0, len(panels[0].motion), POSE_FRAMES):
+        meshes = [head.vertices(panel.motion[first : first + POSE_FRAMES], panel.identity) for panel in panels]
+        for frame in range(len(meshes[0])):
+            images = []
+            for panel, mesh, framing in zip(panels, meshes, framings):
+                image = rasterize(mesh[frame], head.faces, head.face_colors, framing)
+                images.append(_label(image, panel.label) if panel.label else image)
+            yield np.concatenate(images, axis=1)
 
 
 def check_panels(panels: Sequence[Panel], size: int) -> list[Panel]:

@@ -4,8 +4,9 @@ Chunks of any size and any fixed sample rate are down-mixed and resampled to 16 
 streaming resampler), then handed to the incremental front ends the processor's modalities need:
 
 - words: [`LocalAgreementASR`] over the processor's recogniser (words come out once stable, late);
-- acoustic / content codes: [`SlidingWindowCodes`] over the processor's SpeechTokenizer (codes come out once
-  they have their right context);
+- acoustic / content codes: the processor's codec's streamer (`acoustic_codec.streaming()`): a
+  [`SlidingWindowCodes`] over SpeechTokenizer (codes come out once they have their right context), or a
+  [`StreamingProsodyCodes`] (the weight-free tokenizer's exact codes, 35 ms after each code's end);
 - emotion: Neutral for each group the audio has covered, unless the stream derives emotion from the speaker's
   frames (`push_speaker_frames`).
 """
@@ -26,7 +27,8 @@ class AudioInputs:
             `acoustic_codec` are wrapped when `asr` / `codes` are not given.
         asr ([`LocalAgreementASR`], *optional*): incremental words; by default local agreement over the processor's
             recogniser, transcribing in a background thread.
-        codes ([`SlidingWindowCodes`], *optional*): incremental codes (needed for acoustic / content codes).
+        codes ([`SlidingWindowCodes`] or [`StreamingProsodyCodes`], *optional*): incremental codes (for acoustic /
+            content codes); by default the streamer of the processor's `acoustic_codec`.
         neutral_emotion (`bool`): give Neutral emotion ids as audio covers groups (emotion is a modality and no
             speaker frames will give it).
     """
@@ -40,9 +42,7 @@ class AudioInputs:
             self.asr = LocalAgreementASR(processor.asr, background=True)
         self.codes = codes
         if self.codes is None and any(name in processor.modalities for name in CODE_STREAMS):
-            from ..processing.streaming_codes import SlidingWindowCodes
-
-            self.codes = SlidingWindowCodes(processor.acoustic_codec)
+            self.codes = processor.acoustic_codec.streaming()
         self.neutral_emotion = neutral_emotion and "emotion" in processor.modalities
         self.reset()
 

@@ -145,6 +145,11 @@ class ListenerModelArguments:
         default_factory=lambda: ["words", "acoustic", "emotion"],
         metadata={"help": "Speaker streams in the sequence (words, acoustic, content, emotion)."},
     )
+    acoustic_codec_type: str = field(
+        default="speechtokenizer",
+        metadata={"help": "What made the dataset's acoustic/content codes, saved with the new processor so that raw "
+                  "audio gets the same: 'speechtokenizer' or 'prosody' (weight-free; the synthetic corpus's)."},
+    )
     max_length: int | None = field(
         default=None, metadata={"help": "Longest sequence allowed (default: the backbone's context length)."}
     )

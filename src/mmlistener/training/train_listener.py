@@ -81,7 +81,8 @@ def build_processor(model_args: ListenerModelArguments, config):
     if model_args.processor_name_or_path:
         raise FileNotFoundError(f"no processor_config.json in {model_args.processor_name_or_path!r}")
     return ListenerProcessor.from_listener_config(
-        load_tokenizer(model_args), config, modalities=model_args.modalities
+        load_tokenizer(model_args), config, modalities=model_args.modalities,
+        acoustic_codec_type=model_args.acoustic_codec_type,
     )
 
 
