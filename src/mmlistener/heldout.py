@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data.speech_synthesis import HELDOUT_VOICE, Voice
-from .data.synthetic import GROUP_SIZE, IDENTITY_DIM, sample_dyadic_clip
+from .data.synthetic import GROUP_SIZE, IDENTITY_DIM, NUM_EMOTIONS, sample_dyadic_clip
 from .data.windowing import group_labels
 
-FPS = 30
-EVENT_RATES = ("nod_hit_rate", "nod_false_alarm_rate", "laugh_hit_rate", "laugh_false_alarm_rate",
-               "emotion_contagion")  # fmt: skip
+FPS = 30  # the corpus's frame rate
 
 
 @dataclass
@@ -53,7 +51,7 @@ def speak_script(seconds: float, seed: int, voice: Voice = HELDOUT_VOICE, jokes_
                               voice=voice, codec=codec, jokes_spoken=jokes_spoken)  # fmt: skip
     events = {"utterance_ends": clip.utterance_ends, "joke_ends": clip.joke_ends,
               "emotion_changes": clip.emotion_changes}  # fmt: skip
-    emotion_ids = group_labels(clip.speaker_emotion, GROUP_SIZE, 8)
+    emotion_ids = group_labels(clip.speaker_emotion, GROUP_SIZE, NUM_EMOTIONS)
     return SpokenScript(audio=clip.audio, words=clip.words, events=events, emotion_ids=emotion_ids)
 
 
@@ -63,9 +61,13 @@ def _rates_of(pipeline, script: SpokenScript, identity, asr=None) -> dict:
     from .processing.asr import KnownWords
 
     processor = pipeline.processor
+    own_asr = processor._asr  # put back afterwards: the caller's processor keeps its recogniser
     if "words" in processor.modalities:
         processor.asr = KnownWords(script.words) if asr is None else asr
-    motion = listen(pipeline, script.audio, identity)  # no speaker face: Neutral emotion ids
+    try:
+        motion = listen(pipeline, script.audio, identity)  # no speaker face: Neutral emotion ids
+    finally:
+        processor.asr = own_asr
     return event_rates([motion], [script.example()], fps=processor.fps)
 
 
@@ -112,7 +114,9 @@ def transfer_targets(report: dict) -> dict[str, tuple[bool, str]]:
     targets["control laughs <= 1/3 of the recording's"] = (
         control_laughs * 3 <= laughs and laughs > 0, f"{control_laughs} against {laughs}"
     )
-    for key in EVENT_RATES:
+    from .evaluation.events import EVENT_COLUMNS
+
+    for key, _ in EVENT_COLUMNS:
         gap = abs(heldout[key] - test[key])
         targets[f"{key} within 0.1 of the test split"] = (bool(gap <= 0.1), f"{heldout[key]:.3f} vs {test[key]:.3f}")
     return targets

@@ -140,11 +140,12 @@ def build_pipeline(args: SpeakerArguments):
         if processor.asr_checkpoint is None:
             raise ValueError("this model reads the speaker's words: give --asr_checkpoint (e.g. base.en, or a local .pt)")
         processor.asr  # noqa: B018 (load now: a bad checkpoint fails before anything else runs)
-    if any(name in processor.modalities for name in ("acoustic", "content")) and processor.acoustic_codec_type == "prosody":
+    reads_codes = any(name in processor.modalities for name in ("acoustic", "content"))
+    if reads_codes and processor.acoustic_codec_type == "prosody":
         if args.speechtokenizer_checkpoint is not None:
             raise ValueError("this model reads the weight-free prosody tokens it was trained on (its processor's "
                              "acoustic_codec_type): leave out --speechtokenizer_checkpoint")  # fmt: skip
-    elif any(name in processor.modalities for name in ("acoustic", "content")):
+    elif reads_codes:
         if args.speechtokenizer_checkpoint is not None:
             processor.acoustic_codec_config, processor.acoustic_codec_checkpoint = _speechtokenizer_files(args)
         if processor.acoustic_codec_checkpoint is not None:

@@ -18,11 +18,7 @@ import torch
 
 from ..processing.audio import SAMPLE_RATE
 from ..processing.incremental_asr import LocalAgreementASR
-from ..processing.streaming_codes import (
-    DEFAULT_RIGHT_CONTEXT_SECONDS,
-    DEFAULT_WINDOW_SECONDS,
-    SlidingWindowCodes,
-)
+from ..processing.streaming_codes import DEFAULT_RIGHT_CONTEXT_SECONDS, DEFAULT_WINDOW_SECONDS
 from ..streaming import ListenerStream
 from ..streaming.realtime import feed
 from ..training.arguments import parse_arguments
@@ -60,11 +56,11 @@ def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndar
         asr = LocalAgreementASR(processor.asr, update_seconds=args.asr_update_seconds, background=True)
     codes = None
     if any(name in processor.modalities for name in ("acoustic", "content")):
+        settings = {}  # the weight-free tokenizer streams its offline codes, each a fixed look-ahead after its end
         if processor.acoustic_codec_type == "speechtokenizer":
-            codes = SlidingWindowCodes(processor.acoustic_codec, args.code_window_seconds,
-                                       args.code_right_context_seconds)
-        else:  # the weight-free tokenizer: the offline codes, each a fixed look-ahead after its end
-            codes = processor.acoustic_codec.streaming()
+            settings = {"window_seconds": args.code_window_seconds,
+                        "right_context_seconds": args.code_right_context_seconds}  # fmt: skip
+        codes = processor.acoustic_codec.streaming(**settings)
     use_frames = args.speaker_motion is not None and "emotion" in processor.modalities
     shape = (np.zeros(100) if speaker_shape is None else speaker_shape) if use_frames else None
     return ListenerStream(pipeline.model, processor, pipeline.vqvae, listener_identity=beta, speaker_shape=shape,

@@ -291,8 +291,9 @@ def prepare_dataset(
         builder_class, args.data_dir, config_name, cache_dir=args.cache_dir, **config_kwargs
     )
     config = builder_class.BUILDER_CONFIG_CLASS(name=config_name or "default", **config_kwargs)
-    has_codec = args.acoustic_codec_type == "prosody" or args.acoustic_codec_checkpoint is not None
-    has_codec = has_codec or args.processor is not None
+    has_codec = (
+        args.acoustic_codec_type == "prosody" or args.acoustic_codec_checkpoint is not None or args.processor is not None
+    )
     extractor = SpeakerFeatures(
         processor=args.processor,
         front_ends=args.front_end_settings(),

@@ -3,7 +3,7 @@
 eSpeak NG comes from PyPI (`espeakng-loader` bundles the shared library and its voice data for Linux, macOS and
 Windows), so `pip install` is the whole set-up on any machine, no root or system package is needed, and the
 pinned release speaks the same samples everywhere (a system espeak-ng differs from one distribution to the next,
-and so would the corpus). It is called in-process through its C API (`ctypes`): about 2 ms per word.
+and so would the corpus). It is called in-process through its C API (`ctypes`).
 
 Each word is synthesised on its own and trimmed to its voiced extent, so the corpus knows where every word starts
 and ends to the sample (the words' times are the synthesis's, not an estimate), and the pauses between words and

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import convolve1d
 
+from ..processing.streaming_codes import HOP_SAMPLES
 from .speech_synthesis import CORPUS_VOICES, SAMPLE_RATE, Voice, synthesize_word
 from .windowing import CODE_RATE
 
@@ -119,7 +120,6 @@ GROUP_SIZE = 8  # frames per emotion id and per listener token
 NUM_EMOTIONS = 8
 SPEAKER_EMOTIONS = (0, 1, 2, 3, 6)  # the classes the speaker's Markov chain visits
 EMOTION_STAY = 0.9  # probability that the speaker's emotion stays the same from one group to the next
-AROUSAL = {0: 0.3, 1: 0.8, 2: 0.2, 3: 0.9, 6: 1.0}
 NEUTRAL_WORDS = (
     "so", "the", "we", "went", "to", "a", "place", "and", "then", "it", "was", "there", "people", "you",
     "know", "today", "about", "with",
@@ -145,6 +145,7 @@ NOD_LAG, NOD_FRAMES = 6, 24
 LAUGH_LAG, LAUGH_FRAMES = 9, 36
 HEAD_PITCH, JAW_OPEN = 50, 53  # channels of the 56: head rotation x, jaw rotation x
 _PROTOTYPE_SEED = 20250612
+LEAD_FRAMES = 96  # frames spoken before a clip's frame 0 (its history words); a segment starts there on its clock
 
 
 def emotion_prototypes() -> np.ndarray:
@@ -297,7 +298,7 @@ def sample_dyadic_clip(
     listener_beta: np.ndarray,
     rng: np.random.Generator,
     fps: int = 30,
-    lead_frames: int = 96,
+    lead_frames: int = LEAD_FRAMES,
     voice: Voice = CORPUS_VOICES[0],
     codec=None,
     jokes_spoken: bool = True,
@@ -387,15 +388,14 @@ def speech_codes(codec, audio: np.ndarray, offset: float, count: int) -> tuple[n
 
         codec = ProsodyTokenizer()
     first = round(offset * CODE_RATE)
-    hop = SAMPLE_RATE // CODE_RATE
-    audio = np.pad(audio, (0, max(0, (first + count) * hop - len(audio))))
+    audio = np.pad(audio, (0, max(0, (first + count) * HOP_SAMPLES - len(audio))))
     content, acoustic = (np.asarray(codes, dtype=np.int64)[first : first + count] for codes in codec.encode(audio))
     if len(acoustic) < count:
         raise ValueError(f"the codec gave {len(acoustic) + first} codes for {len(audio)} samples; expected {first + count}")
     return content, acoustic
 
 
-def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, speaker_beta, listener_id, fps):
+def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, speaker_beta, listener_id, voice, fps):
     """One segment dict of LM-Listener's release (times on the source video's clock), plus the extra keys."""
     import torch
 
@@ -435,6 +435,7 @@ def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, spea
         "p1_acoustic_codes": tensor(clip.acoustic_codes),
         "p1_content_codes": tensor(clip.content_codes),
         "listener_id": listener_id,
+        "voice": voice,
         "events": events,
     }
 
@@ -491,7 +492,6 @@ def write_synthetic_corpus(
     listener_betas, speaker_betas = betas[:num_listeners], betas[num_listeners:]
     os.makedirs(out_dir, exist_ok=True)
     train_motion = []
-    lead = 96  # frames of history before each segment: the segment starts there on its source clock
     for split_index, (split, count) in enumerate(counts.items()):
         rng = np.random.default_rng([seed, split_index])
         os.makedirs(os.path.join(out_dir, MEDIA_DIR, "synthetic", split), exist_ok=True)
@@ -501,16 +501,14 @@ def write_synthetic_corpus(
             num_frames = int(rng.integers(min_frames, max_frames + 1))
             voice = voices[speaker % len(voices)]
             clip = sample_dyadic_clip(
-                num_frames, speaker_betas[speaker], listener_betas[listener], rng, fps=fps, lead_frames=lead,
+                num_frames, speaker_betas[speaker], listener_betas[listener], rng, fps=fps, lead_frames=LEAD_FRAMES,
                 voice=voice, codec=codec,
             )
             fname = f"synthetic/{split}/conversation_{index:04d}.mp4"
             soundfile.write(os.path.join(out_dir, MEDIA_DIR, os.path.splitext(fname)[0] + ".flac"),
                             pcm16(clip.audio), SAMPLE_RATE, subtype="PCM_16")
-            segment = _segment(
-                clip, fname, lead, listener_betas[listener], speaker_betas[speaker], f"listener_{listener}", fps
-            )
-            segments.append({**segment, "voice": voice.name})
+            segments.append(_segment(clip, fname, LEAD_FRAMES, listener_betas[listener], speaker_betas[speaker],
+                                     f"listener_{listener}", voice.name, fps))  # fmt: skip
             if split == "train":
                 train_motion.append(clip.listener_motion)
         torch.save(segments, os.path.join(out_dir, f"segments_{split}.pth"))
