@@ -11,9 +11,17 @@ PYTEST_ARGS ?= -q
 
 .PHONY: install browser test lint demo reproduce bench lock test-latest test-oldest
 
+# Which build of torch 2.13.0 goes in: by default the one pip finds (PyPI's, or a local wheel folder's); set
+# TORCH_INDEX to take it from one of PyTorch's indexes instead, e.g. make test
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu (the CPU build) or .../whl/cu130 (a CUDA build). The pins carry
+# no local build label (+cpu, +cu130), so the same constraints resolve with any of them.
+TORCH_INDEX ?=
+TORCH_PIP_FLAGS := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
+
 # The oldest set: each direct dependency at the lowest release that setup.cfg admits and that resolves
-# (uv's lowest-direct resolution, wheels only), torch at the CPU build on this machine's disk.
-TORCH_PIN ?= torch==2.13.0+cpu
+# (uv's lowest-direct resolution, wheels only), torch at 2.13.0 (any build: the local wheel folder's when there is
+# one, else the public index's).
+TORCH_PIN ?= torch==2.13.0
 TORCH_WHEELS ?= /opt/wheels
 
 # The direct requirements of setup.cfg (install_requires and the given extras), one per line: uv resolves
@@ -28,12 +36,12 @@ print("\n".join(line.strip() for text in sections for line in text.splitlines() 
 endef
 export REQUIREMENTS_FROM_SETUP_CFG
 
-# $(call setup,VENV,PIP_FLAGS): a new venv with torch 2.13.0 (CPU wheel), the package and the front ends.
+# $(call setup,VENV,PIP_FLAGS): a new venv with torch 2.13.0 (see TORCH_INDEX), the package and the front ends.
 # openai-whisper and speechtokenizer go in with --no-deps (see README, Install).
 define setup
 	rm -rf $(1)
 	$(PYTHON) -m venv $(1)
-	$(1)/bin/python -m pip install $(2) torch==2.13.0
+	$(1)/bin/python -m pip install $(2) $(TORCH_PIP_FLAGS) torch==2.13.0
 	$(1)/bin/python -m pip install $(2) -e ".[$(EXTRAS)]"
 	$(1)/bin/python -m pip install $(2) --no-deps openai-whisper speechtokenizer
 endef
@@ -96,6 +104,7 @@ test-oldest:
 	$(PYTHON) -c "$$REQUIREMENTS_FROM_SETUP_CFG" $(EXTRAS) > .venv-uv/requirements.in
 	.venv-uv/bin/uv pip compile .venv-uv/requirements.in \
 		--resolution lowest-direct --no-build --python-version 3.11 -c .venv-uv/torch.txt \
-		$(if $(wildcard $(TORCH_WHEELS)),--find-links $(TORCH_WHEELS)) --no-header -o constraints-oldest.txt
+		$(if $(wildcard $(TORCH_WHEELS)),--find-links $(TORCH_WHEELS)) $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
+		--no-header -o constraints-oldest.txt
 	$(call setup,.venv-oldest,-c constraints-oldest.txt)
 	$(call check,.venv-oldest)
