@@ -5,9 +5,16 @@ live listener must not take back a word it has placed, so it takes a word only o
 
 - **Rolling buffer.** Every `update_seconds` of new audio, the recogniser transcribes the buffer (the audio
   since the last cut, at most `max_buffer_seconds`).
-- **Local agreement.** The words after the last confirmed one form the hypothesis; its longest prefix that
+- **Local agreement.** The words after the confirmed ones form the hypothesis; its longest prefix that
   the previous transcription also gave (same texts, compared case- and punctuation-blind) is confirmed, with
   the times of the newer transcription. A word is thus confirmed one or two updates after it is spoken.
+- **After the confirmed words.** A recogniser moves a word's times between two transcriptions (tens of ms) and
+  may cut the same speech into other words ("New York" once, "New", "York" the next time), so where the
+  confirmed words stop is found by their texts, not their times: the transcription's first words whose texts,
+  joined, are those of the words confirmed in the buffer are the confirmed ones, whatever their times (a word
+  said twice stays two words). Only when the transcription does not start with them (it revised a confirmed
+  word) do times decide: a word whose middle lies before the last confirmed word's end is audio already
+  confirmed. No word is confirmed twice.
 - **Endpointing** (voice activity, silero VAD as shipped by faster-whisper): when the buffer holds no speech
   it is not transcribed; when its speech ended at least `endpoint_seconds` before the buffer's end, the
   utterance is over and its whole hypothesis is confirmed at once, and the buffer is cut after it.
@@ -33,7 +40,31 @@ PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 def normalized(text: str) -> str:
     """A word's text for comparisons between transcriptions: lower case, no punctuation or spaces."""
-    return text.translate(PUNCTUATION).strip().lower()
+    return "".join(text.translate(PUNCTUATION).lower().split())
+
+
+def after_confirmed(words: list[dict], confirmed: list[str]) -> list[dict] | None:
+    """The words of a transcription after those that say the `confirmed` texts (normalized), or `None` when its
+    first words do not say them.
+
+    The texts are compared joined, so a re-segmentation matches: `confirmed` `["newyork"]` is said by the words
+    `"New", "York"` and `["new", "york"]` by `"New York"`. A word that says the end of the confirmed texts and more
+    (`["no"]`, then `"nono"`) is cut: its remaining text comes out as a word, its start moved in proportion.
+    """
+    target, joined = "".join(confirmed), ""
+    for index, word in enumerate(words):
+        if joined == target:
+            return words[index:]
+        text = normalized(word["text"])
+        if target.startswith(joined + text):
+            joined += text
+        elif (joined + text).startswith(target):
+            said = len(target) - len(joined)
+            start = word["start"] + (word["end"] - word["start"]) * said / len(text)
+            return [dict(word, text=text[said:], start=start), *words[index + 1 :]]
+        else:
+            return None
+    return [] if joined == target else None
 
 
 def agreed_prefix(hypothesis: list[dict], previous: list[dict]) -> int:
@@ -93,6 +124,7 @@ class LocalAgreementASR:
         self.received = 0  # samples pushed so far
         self.transcribed = 0  # `received` at the last transcription
         self.committed_end = 0.0  # end (s) of the last confirmed word
+        self.in_buffer: list[tuple[str, float]] = []  # (normalized text, middle in s) of the confirmed words heard in the buffer
         self.previous: list[dict] = []  # the last transcription's words after the confirmed ones
         self.confirmed: list[dict] = []  # confirmed, not yet returned
         self.error: BaseException | None = None
@@ -163,18 +195,26 @@ class LocalAgreementASR:
         words = self.recognizer.transcribe(buffer) if len(buffer) else []
         known = upto / SAMPLE_RATE
         words = [dict(word, start=word["start"] + seconds, end=word["end"] + seconds, known=known) for word in words]
-        hypothesis = [word for word in words if word["end"] > self.committed_end]
+        hypothesis = self._after_confirmed(words)
         ended = speech_end is not None and len(buffer) - speech_end >= self.endpoint_samples
         count = len(hypothesis) if final or ended else agreed_prefix(hypothesis, self.previous)
         accepted, self.previous = hypothesis[:count], hypothesis[count:]
         if accepted:
-            self.committed_end = accepted[-1]["end"]
+            self.committed_end = max(self.committed_end, accepted[-1]["end"])
+            self.in_buffer += [(normalized(word["text"]), (word["start"] + word["end"]) / 2) for word in accepted]
         with self._lock:
             self.confirmed.extend(accepted)
         if ended:  # every word confirmed: nothing is left in `previous`
             self._cut(speech_end)
         elif len(buffer) > self.max_buffer_samples:
             self._cut_long(len(buffer))
+
+    def _after_confirmed(self, words: list[dict]) -> list[dict]:
+        """The words of a transcription that follow the confirmed ones (see the module docstring)."""
+        after = after_confirmed(words, [text for text, _ in self.in_buffer])
+        if after is not None:
+            return after
+        return [word for word in words if (word["start"] + word["end"]) / 2 > self.committed_end]
 
     def _cut_long(self, length: int) -> None:
         """Cut a buffer over `max_buffer_samples` at the last confirmed word's end, or lose its oldest audio."""
@@ -194,6 +234,8 @@ class LocalAgreementASR:
         with self._lock:
             self.buffer = self.buffer[samples:]
             self.offset += samples
+        start = self.offset / SAMPLE_RATE  # a confirmed word whose middle is cut off is no longer heard
+        self.in_buffer = [(text, middle) for text, middle in self.in_buffer if middle > start]
 
     def _work(self) -> None:
         """The background loop: transcribe whenever `update_samples` arrived, once more at the end."""
@@ -232,4 +274,4 @@ def _silero_vad():
     return lambda audio: get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
 
 
-__all__ = ["LocalAgreementASR", "agreed_prefix", "normalized"]
+__all__ = ["LocalAgreementASR", "after_confirmed", "agreed_prefix", "normalized"]
