@@ -6,7 +6,7 @@ import torch
 from transformers import GPT2Config
 
 from mmlistener import EmotionRecognizer, EmotionRecognizerConfig, ListenerConfig, ListenerProcessor
-from mmlistener.modeling.configuration_listener import SPECIAL_TOKENS
+from mmlistener.modeling.token_layout import SPECIAL_TOKENS
 from mmlistener.processing import gpt2_tokenizer_from_tiktoken, group_emotion_ids, tiktoken_gpt2_encoding
 
 

@@ -4,10 +4,11 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoProces
 
 from .modeling.configuration_emotion import EmotionRecognizerConfig
 from .modeling.configuration_identity_vqvae import IdentityVQVAEConfig
-from .modeling.configuration_listener import ListenerConfig, TokenLayout
+from .modeling.configuration_listener import ListenerConfig
 from .modeling.modeling_emotion import EmotionRecognizer
 from .modeling.modeling_identity_vqvae import IdentityVQVAE
 from .modeling.modeling_listener import ListenerForCausalLM, ListenerGenerationConfig
+from .modeling.token_layout import TokenLayout
 from .pipeline import ListenerPipeline
 from .processing.processing_listener import ListenerProcessor
 

@@ -2,6 +2,8 @@
 
 from transformers import PreTrainedConfig
 
+from .constants import EXPRESSION_DIM, GROUP_SIZE, IDENTITY_DIM, MOTION_DIM
+
 ENCODER_NORMS = ("none", "layer", "instance")
 ENCODER_INPUT_NORMS = ("none", "instance")
 DECODER_NORMS = ("none", "layer", "instance", "adaln", "adain")
@@ -74,11 +76,11 @@ class IdentityVQVAEConfig(PreTrainedConfig):
 
     model_type = "mmlistener_vqvae"
 
-    motion_dim: int = 56
-    identity_dim: int = 100
+    motion_dim: int = MOTION_DIM
+    identity_dim: int = IDENTITY_DIM
     codebook_size: int = 256
     codebook_dim: int = 512
-    downsample_rate: int = 8
+    downsample_rate: int = GROUP_SIZE
     hidden_size: int = 512
     num_residual_layers: int = 3
     dilation_growth_rate: int = 3
@@ -95,7 +97,7 @@ class IdentityVQVAEConfig(PreTrainedConfig):
     reconstruction_weight: float = 1.0
     velocity_weight: float = 0.5
     pose_weight: float = 1.0
-    expression_dim: int = 50
+    expression_dim: int = EXPRESSION_DIM
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):

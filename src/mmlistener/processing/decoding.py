@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..modeling.configuration_listener import SPECIAL_TOKENS, TokenLayout
+from .token_layout import SPECIAL_TOKENS, TokenLayout
 
 
 def decode_tokens(token_ids, layout: TokenLayout, tokenizer) -> str:

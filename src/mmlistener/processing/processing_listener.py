@@ -10,9 +10,14 @@ Which speaker streams appear is the `modalities` setting. Stage "speaker" (eq. 2
 listener blocks and scores words, acoustic, content and emotion tokens; stage "listener" fills the
 listener slots with the given codes and scores them.
 
-This file owns the interleaving; each other job has its own file: `word_timing.py` (which group a timed word
-enters, the history kept), `streams.py` (codes and emotion ids checked and cut into groups), `batching.py`
-(one clip or a batch; right padding) and `decoding.py` (ids back to readable text, lengths against a context).
+This file turns a clip's inputs into per-group pieces; each other job has its own file: `interleaving.py` (the
+order of a group's tokens), `word_timing.py` (which group a timed word enters, the history kept), `streams.py`
+(codes and emotion ids checked and cut into groups), `batching.py` (one clip or a batch; right padding) and
+`decoding.py` (ids back to readable text, lengths against a context).
+
+A live stream builds the same sequence group by group through the public pieces of this class:
+`tokenize_words`, `history_tokens` and `group_tokens` (the ones `__call__` uses), so that streamed codes equal
+offline `generate`'s.
 """
 
 import json
@@ -22,18 +27,20 @@ from collections.abc import Sequence
 import numpy as np
 from transformers import BatchEncoding, ProcessorMixin
 
-from ..modeling.configuration_listener import TokenLayout
 from .audio import SAMPLE_RATE, prepare_audio
 from .batching import IGNORE_INDEX, pad_rows, split_batch
+from .constants import FPS, GROUP_SIZE
 from .decoding import decode_tokens, sequence_length_report
 from .emotion import group_emotion_ids
+from .interleaving import STAGES, GroupTokens, group_tokens, join_groups
 from .speech_tokenizer import CODE_RATE
 from .streams import as_ids, checked_emotion_ids, checked_motion, group_codes
+from .token_layout import TokenLayout
 from .word_timing import check_words_after_the_clip, recent_history, trim_history, word_frames, word_times
 
 MODALITIES = ("words", "acoustic", "content", "emotion")
 DEFAULT_MODALITIES = ("words", "acoustic", "emotion")
-STAGES = ("listener", "speaker")
+CODE_STREAMS = ("acoustic", "content")  # the modalities that are codes at `acoustic_rate`
 ACOUSTIC_CODEC_TYPES = ("speechtokenizer", "prosody")
 # Keys of a dataset example (see mmlistener.data) that `encode_examples` reads.
 EXAMPLE_KEYS = (
@@ -136,8 +143,8 @@ class ListenerProcessor(ProcessorMixin):
         num_acoustic_tokens: int = 1024,
         num_content_tokens: int = 1024,
         num_emotion_tokens: int = 8,
-        group_size: int = 8,
-        fps: int = 30,
+        group_size: int = GROUP_SIZE,
+        fps: int = FPS,
         modalities: Sequence[str] = DEFAULT_MODALITIES,
         acoustic_rate: int = CODE_RATE,
         history_seconds: float = 3.0,
@@ -194,8 +201,6 @@ class ListenerProcessor(ProcessorMixin):
             num_content_tokens=num_content_tokens,
             num_emotion_tokens=num_emotion_tokens,
         )
-        self._special = {name: self.layout.token_id(name) for name in ("<sa>", "</sa>", "<sc>", "</sc>")}
-        self._special.update({name: self.layout.token_id(name) for name in ("<emo>", "</emo>", "<lr>", "</lr>")})
 
     @classmethod
     def from_listener_config(cls, tokenizer, config, **kwargs) -> "ListenerProcessor":
@@ -407,18 +412,28 @@ class ListenerProcessor(ProcessorMixin):
         num_groups = self._resolve_groups(sample, num_frames)
         if sample.get("audio") is not None:
             self._run_audio_front_ends(sample, num_frames)
-        streams = {}
         if "words" in self.modalities:
             window_words, history = self._split_words(sample, num_frames, num_groups)
         else:
             window_words, history = [[] for _ in range(num_groups)], []
-        for name in ("acoustic", "content"):
-            if name in self.modalities:
-                streams[name] = self._group_codes(sample.get(f"{name}_codes"), num_frames, num_groups, name)
-        if "emotion" in self.modalities:
-            streams["emotion"] = self._emotion_ids(sample, num_frames, num_groups)
+        codes = {
+            name: self._group_codes(sample.get(f"{name}_codes"), num_frames, num_groups, name)
+            for name in CODE_STREAMS
+            if name in self.modalities
+        }
+        emotion = self._emotion_ids(sample, num_frames, num_groups) if "emotion" in self.modalities else None
         listener_codes = sample.get("listener_codes") if stage == "listener" else None
-        return self._assemble(history, window_words, streams, listener_codes, num_groups, stage)
+        groups = [
+            self.group_tokens(
+                window_words[g],
+                {name: per_group[g] for name, per_group in codes.items()},
+                None if emotion is None else int(emotion[g]),
+                stage=stage,
+                listener_code=None if listener_codes is None else int(listener_codes[g]),
+            )
+            for g in range(num_groups)
+        ]
+        return join_groups(history, groups, score_history=stage == "speaker")
 
     def _num_frames(self, sample) -> int:
         if sample.get("num_frames") is not None:
@@ -479,40 +494,45 @@ class ListenerProcessor(ProcessorMixin):
 
     # -- words -------------------------------------------------------------------------------------
 
-    def _tokenize_words(self, texts: list[str]) -> list[list[int]]:
+    def tokenize_words(self, texts: list[str]) -> list[list[int]]:
+        """The text token ids of each word of `texts` (`word_prefix` put before each), one list per word."""
         if not texts:
             return []
         return self.tokenizer([self.word_prefix + text for text in texts], add_special_tokens=False)["input_ids"]
 
+    def history_tokens(self, history_words) -> list[int]:
+        """The token ids of the history a clip keeps from `history_words` (`{"text", "end"}`, ends <= 0 s): the
+        words ending within `history_seconds` before the first frame, the newest that fit in
+        `max_history_tokens`; none when words are not a modality."""
+        if "words" not in self.modalities:
+            return []
+        texts = recent_history(word_times(history_words, "history_words"), self.history_seconds)
+        return trim_history(self.tokenize_words(texts), self.max_history_tokens)
+
     def _split_words(self, sample, num_frames: int, num_groups: int):
         """Token ids of the words of each group, and of the history (trimmed to `max_history_tokens`)."""
         words = word_times(sample.get("words"), "words")
-        history = word_times(sample.get("history_words"), "history_words")
+        history = self.history_tokens(sample.get("history_words"))
         frames = word_frames(words, num_frames, self.fps)
-        history_texts = recent_history(history, self.history_seconds)
         check_words_after_the_clip(words, frames, num_frames, self.fps)
         kept = [(text, frame // self.group_size) for (text, _, _), frame in zip(words, frames) if frame < num_frames]
         kept = [(text, group) for text, group in kept if group < num_groups]
-        token_ids = self._tokenize_words(history_texts + [text for text, _ in kept])
-        history_ids, window_ids = token_ids[: len(history_texts)], token_ids[len(history_texts) :]
         per_group: list[list[int]] = [[] for _ in range(num_groups)]
-        for (_, group), ids in zip(kept, window_ids):
+        for (_, group), ids in zip(kept, self.tokenize_words([text for text, _ in kept])):
             per_group[group].extend(ids)
-        return per_group, trim_history(history_ids, self.max_history_tokens)
+        return per_group, history
 
     # -- codes and emotion -------------------------------------------------------------------------
 
     def _group_codes(self, codes, num_frames: int, num_groups: int, name: str) -> list[np.ndarray]:
-        """Token ids of the `{name}_codes` of each group (see `streams.group_codes`)."""
+        """The `{name}_codes` of each group, checked (see `streams.group_codes`)."""
         size = self.num_acoustic_tokens if name == "acoustic" else self.num_content_tokens
-        offset = self.layout.acoustic_offset if name == "acoustic" else self.layout.content_offset
-        per_group = group_codes(
+        return group_codes(
             codes, f"{name}_codes", size, num_frames, num_groups, self.fps, self.group_size, self.acoustic_rate
         )
-        return [ids + offset for ids in per_group]
 
     def _emotion_ids(self, sample, num_frames: int, num_groups: int) -> np.ndarray:
-        """Token ids of the emotion of each group: `emotion_ids`, or derived from the speaker's motion."""
+        """The emotion id of each group, checked: `emotion_ids`, or derived from the speaker's motion."""
         emotion = sample.get("emotion_ids")
         if emotion is None or len(emotion) == 0:
             motion, shape = sample.get("speaker_motion"), sample.get("speaker_shape")
@@ -521,8 +541,7 @@ class ListenerProcessor(ProcessorMixin):
                     "the emotion modality needs emotion_ids, or speaker_motion and speaker_shape to derive them"
                 )
             emotion = self.emotion_ids_from_motion(motion, shape, num_groups=num_groups)
-        emotion = checked_emotion_ids(emotion, num_frames, num_groups, self.group_size, self.num_emotion_tokens)
-        return emotion + self.layout.emotion_offset
+        return checked_emotion_ids(emotion, num_frames, num_groups, self.group_size, self.num_emotion_tokens)
 
     def emotion_ids_from_motion(self, speaker_motion, speaker_shape, num_groups: int | None = None) -> list[int]:
         """Emotion id per group of `speaker_motion (T, 56)` (raw values) with `speaker_shape (100,)`.
@@ -538,44 +557,32 @@ class ListenerProcessor(ProcessorMixin):
         probabilities = self.emotion_recognizer.predict_from_motion(motion, shape).probabilities
         return group_emotion_ids(probabilities.cpu().numpy(), self.group_size, num_groups)
 
-    # -- assembly ----------------------------------------------------------------------------------
+    # -- one group -------------------------------------------------------------------------------
 
-    def _assemble(self, history, window_words, streams, listener_codes, num_groups: int, stage: str):
-        special = self._special
-        score_speaker = stage == "speaker"
-        emotion = streams["emotion"].tolist() if "emotion" in streams else None
-        blocks = {name: [ids.tolist() for ids in streams[name]] for name in ("acoustic", "content") if name in streams}
-        ids: list[int] = []
-        pieces: list[tuple[int, int, bool, bool]] = []  # (length, group, scored, listener slot) per piece
+    def group_tokens(
+        self, word_ids: list[int], codes: dict, emotion_id: int | None, stage: str = "listener", listener_code=None
+    ) -> GroupTokens:
+        """The tokens of one group in the interleaved order, as `__call__` writes each group of a clip.
 
-        def add(tokens: list[int], group: int, scored: bool, slot: bool = False):
-            ids.extend(tokens)
-            pieces.append((len(tokens), group, scored, slot))
+        Args:
+            word_ids (`list[int]`): text token ids of the words ending in the group (see `tokenize_words`).
+            codes (`dict[str, np.ndarray]`): the group's raw codes (`[0, num_acoustic_tokens)`, ...) of each code
+                stream among the modalities (`"acoustic"`, `"content"`); exactly those.
+            emotion_id (`int`, *optional*): the group's emotion class when emotion is a modality, else `None`.
+            stage (`str`, defaults to `"listener"`): `"listener"` or `"speaker"`.
+            listener_code (`int`, *optional*): fills the listener slot (and is scored); code 0 unscored when absent.
 
-        add(history, -1, score_speaker)
-        for g in range(num_groups):
-            add(window_words[g], g, score_speaker)
-            for name, start, end in (("acoustic", "<sa>", "</sa>"), ("content", "<sc>", "</sc>")):
-                if name in blocks:
-                    add([special[start]], g, False)
-                    add(blocks[name][g], g, score_speaker)
-                    add([special[end]], g, False)
-            if emotion is not None:
-                add([special["<emo>"]], g, False)
-                add([emotion[g]], g, score_speaker)
-                add([special["</emo>"]], g, False)
-            if stage == "listener":
-                code = 0 if listener_codes is None else int(listener_codes[g])
-                add([special["<lr>"]], g, False)
-                add([self.layout.listener_offset + code], g, listener_codes is not None, slot=True)
-                add([special["</lr>"]], g, False)
-        lengths, groups, scored, slots = (np.asarray(column) for column in zip(*pieces))
-        return (
-            np.asarray(ids, dtype=np.int64),
-            np.repeat(groups.astype(np.int64), lengths),
-            np.repeat(slots.astype(bool), lengths),
-            np.repeat(scored.astype(bool), lengths),
-        )
+        Returns:
+            [`GroupTokens`]: `ids (n,)`, `scored (n,)` and `slot`, the index of the listener token (`None` for
+            stage "speaker").
+        """
+        wanted = {name for name in CODE_STREAMS if name in self.modalities}
+        if set(codes) != wanted:
+            raise ValueError(f"a group of modalities {self.modalities} takes codes of {sorted(wanted)}, got {sorted(codes)}")
+        if (emotion_id is None) == ("emotion" in self.modalities):
+            need = "an emotion id" if "emotion" in self.modalities else "no emotion id"
+            raise ValueError(f"a group of modalities {self.modalities} takes {need}, got {emotion_id!r}")
+        return group_tokens(self.layout, word_ids, codes, emotion_id, stage, listener_code)
 
     # ----------------------------------------------------------------------------------------------
 
@@ -605,4 +612,4 @@ def _frame_count(value) -> int:
     raise ValueError(f"num_frames must be a whole number of frames, got {value!r}")
 
 
-__all__ = ["ListenerProcessor", "MODALITIES", "DEFAULT_MODALITIES", "IGNORE_INDEX"]
+__all__ = ["CODE_STREAMS", "DEFAULT_MODALITIES", "IGNORE_INDEX", "MODALITIES", "ListenerProcessor"]

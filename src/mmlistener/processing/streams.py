@@ -7,8 +7,7 @@ A clip of `num_frames` frames is cut into groups of `group_size` frames (group `
 
 import numpy as np
 
-# Values per frame of speaker motion: FLAME expression (50), head rotation (3), jaw (3), as in `mmlistener.data`.
-MOTION_DIM = 56
+from .constants import MOTION_DIM
 
 
 def as_ids(values, name: str) -> np.ndarray:
@@ -27,7 +26,7 @@ def as_ids(values, name: str) -> np.ndarray:
 
 
 def checked_motion(motion) -> np.ndarray:
-    """`speaker_motion` as float32 `(T, 56)` with `T > 0` and finite values, or a ValueError saying what is wrong."""
+    """`speaker_motion` as float32 `(T, MOTION_DIM)` with `T > 0` and finite values, or a ValueError saying what is wrong."""
     try:
         motion = np.asarray(motion, dtype=np.float32)
     except (TypeError, ValueError) as error:
@@ -94,4 +93,4 @@ def checked_emotion_ids(emotion, num_frames: int, num_groups: int, group_size: i
     return emotion
 
 
-__all__ = ["MOTION_DIM", "as_ids", "checked_emotion_ids", "checked_motion", "code_frames", "group_codes"]
+__all__ = ["as_ids", "checked_emotion_ids", "checked_motion", "code_frames", "group_codes"]

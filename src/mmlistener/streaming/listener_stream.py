@@ -10,10 +10,10 @@ clip through the processor.
 import numpy as np
 import torch
 
+from ..modeling.constants import MOTION_DIM
 from ..modeling.modeling_listener import SampleTokens
 from ..pipeline import check_compatible
-from ..processing.streams import MOTION_DIM, checked_motion
-from ..processing.word_timing import recent_history, trim_history, word_times
+from ..processing.streams import checked_motion
 from .decoding import DEFAULT_LOOK_BACK, StreamingDecoder
 from .speaker_inputs import SpeakerInputs
 
@@ -203,10 +203,7 @@ class ListenerStream:
 
     def _history_ids(self, history_words) -> torch.LongTensor:
         """Token ids of the history, as the processor keeps it (`history_seconds`, `max_history_tokens`)."""
-        ids = []
-        if "words" in self.processor.modalities:
-            texts = recent_history(word_times(history_words, "history_words"), self.processor.history_seconds)
-            ids = trim_history(self.processor._tokenize_words(texts), self.processor.max_history_tokens)
+        ids = self.processor.history_tokens(history_words)
         return torch.tensor(ids, dtype=torch.long, device=self.model.device)
 
     def _check_emotion_source(self, source: str) -> None:
@@ -236,17 +233,11 @@ class ListenerStream:
         return self.decoder.push(int(code[0]))
 
     def _group_tokens(self, texts, codes, emotion) -> tuple[torch.LongTensor, torch.LongTensor]:
-        """The group's tokens by the processor's block building, cut at the listener slot: (prefix, suffix)."""
-        processor, layout = self.processor, self.processor.layout
-        words = [token for ids in processor._tokenize_words(texts) for token in ids]
-        offsets = {"acoustic": layout.acoustic_offset, "content": layout.content_offset}
-        streams = {name: [values + offsets[name]] for name, values in codes.items()}
-        if emotion is not None:
-            streams["emotion"] = np.asarray([emotion + layout.emotion_offset])
-        ids, _, slots, _ = processor._assemble([], [words], streams, None, 1, "listener")
-        ids = torch.from_numpy(ids).to(self.model.device)
-        slot = int(np.flatnonzero(slots)[0])
-        return ids[:slot], ids[slot:]
+        """The group's tokens as the processor writes them (`group_tokens`), cut at the listener slot: (prefix, suffix)."""
+        words = [token for ids in self.processor.tokenize_words(texts) for token in ids]
+        group = self.processor.group_tokens(words, codes, emotion)
+        ids = torch.from_numpy(group.ids).to(self.model.device)
+        return ids[: group.slot], ids[group.slot :]
 
     def _joined(self, frames: list[np.ndarray]) -> np.ndarray:
         motion_dim = self.decoder.vqvae.config.motion_dim
