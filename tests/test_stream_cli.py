@@ -1,5 +1,8 @@
 """`mmlistener-stream` on tiny random models: a recording fed at real-time pace, frames, video, latency."""
 
+import sys
+import time
+
 import av
 import numpy as np
 import pytest
@@ -7,6 +10,7 @@ import torch
 from test_listen import _speech, _write_wav, models  # noqa: F401 (fixture)
 
 from mmlistener.cli.stream import parse_and_run
+from mmlistener.streaming import ListenerStream
 
 
 def _flags(models, tmp_path, *extra):  # noqa: F811
@@ -15,12 +19,24 @@ def _flags(models, tmp_path, *extra):  # noqa: F811
             "--size", "32", "--out", str(tmp_path / "frames.npy"), *extra]  # fmt: skip
 
 
-def test_stream_writes_frames_and_video_and_prints_latency(models, tmp_path, capsys):  # noqa: F811
+def test_stream_writes_frames_and_video_and_prints_latency(models, tmp_path, capsys, monkeypatch):  # noqa: F811
+    pushes, push_audio = [], ListenerStream.push_audio
+
+    def timed_push(stream, chunk, sampling_rate):
+        frames = push_audio(stream, chunk, sampling_rate)
+        pushes.append((time.perf_counter(), len(chunk) / sampling_rate, len(frames)))
+        return frames
+
+    monkeypatch.setattr(ListenerStream, "push_audio", timed_push)
     speech = _write_wav(tmp_path / "speaker.wav", _speech(1.6, 22050), 22050)
     timing = parse_and_run([speech, *_flags(models, tmp_path), "--video", str(tmp_path / "listener.mp4")])
     frames = np.load(tmp_path / "frames.npy")
     assert frames.shape == (48, 56) and np.isfinite(frames).all() and frames.std() > 0
-    assert timing.seconds >= 1.6  # fed at the recording's pace
+    # fed at the recording's pace: no chunk before the moment it would exist live
+    started = pushes[0][0] - pushes[0][1]
+    pushed = np.cumsum([seconds for _, seconds, _ in pushes])
+    assert all(at >= started + until - 0.005 for (at, _, _), until in zip(pushes, pushed))
+    assert sum(count for _, _, count in pushes) >= 16  # frames come out while the audio is fed, not only at the end
     assert len(timing.latencies_ms) == 6 and (timing.latencies_ms > 0).all()
     printed = capsys.readouterr().out
     assert "6 groups: latency p50" in printed and "late (over 266.7 ms)" in printed
@@ -62,3 +78,13 @@ def test_stream_with_an_int8_backbone(models, tmp_path, monkeypatch):  # noqa: F
     assert frames.shape == (48, 56) and np.isfinite(frames).all()
     (model,) = quantized  # the streamed LM is the int8 one
     assert any(isinstance(module, torch.ao.nn.quantized.dynamic.Linear) for module in model.modules())
+
+
+def test_vad_needs_faster_whisper_and_can_be_turned_off(models, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)  # as if the `faster` extra were not installed
+    monkeypatch.setitem(sys.modules, "faster_whisper.vad", None)
+    speech = _write_wav(tmp_path / "speaker.wav", _speech(1.6, 16000), 16000)
+    with pytest.raises(ValueError, match=r"needs faster-whisper: pip install 'mmlistener\[faster\]'.*--vad false"):
+        parse_and_run([speech, *_flags(models, tmp_path), "--fast", "true"])
+    timing = parse_and_run([speech, *_flags(models, tmp_path), "--fast", "true", "--vad", "false"])
+    assert np.load(tmp_path / "frames.npy").shape == (48, 56) and len(timing.latencies_ms) == 6

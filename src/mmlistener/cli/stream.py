@@ -6,8 +6,8 @@ mmlistener-stream speaker.wav --model outputs/lm --vqvae outputs/vqvae --asr_che
 ```
 
 The recording goes to a [`ListenerStream`] in chunks of `--chunk_ms`, each no earlier than it would exist live;
-words come from local agreement over the ASR (in a background thread), codes from a sliding window over
-SpeechTokenizer. It prints the latency of each group's frames (p50 / p95 / max: from the moment the group's audio
+words come from local agreement over the ASR (in a background thread, ended when the run ends; silero VAD, from
+faster-whisper, skips silence unless `--vad false`), codes from a sliding window over SpeechTokenizer. It prints the latency of each group's frames (p50 / p95 / max: from the moment the group's audio
 is complete to the moment its frames come out) and how many came later than a group's duration.
 """
 
@@ -36,6 +36,11 @@ class StreamArguments(SpeakerArguments):
         default=False, metadata={"help": "Push as fast as the stream takes the audio, not at the recording's pace."}
     )
     asr_update_seconds: float = field(default=1.0, metadata={"help": "New audio between two ASR transcriptions."})
+    vad: bool = field(
+        default=True,
+        metadata={"help": "Skip silence and end utterances with silero VAD (needs faster-whisper: the 'faster' "
+                  "extra); false transcribes every update."},
+    )  # fmt: skip
     code_window_seconds: float = field(
         default=DEFAULT_WINDOW_SECONDS, metadata={"help": "Audio SpeechTokenizer encodes for each group's codes (not used by prosody codes)."}
     )
@@ -53,7 +58,7 @@ def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndar
     processor = pipeline.processor
     asr = None
     if "words" in processor.modalities:
-        asr = LocalAgreementASR(processor.asr, update_seconds=args.asr_update_seconds, background=True)
+        asr = LocalAgreementASR(processor.asr, update_seconds=args.asr_update_seconds, vad=args.vad, background=True)
     codes = None
     if any(name in processor.modalities for name in ("acoustic", "content")):
         settings = {}  # the weight-free tokenizer streams its offline codes, each a fixed look-ahead after its end
@@ -74,13 +79,12 @@ def run(args: StreamArguments):
     recording = read_recording(args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    stream = build_stream(args, recording.beta, recording.speaker_shape)
-    fps = stream.processor.fps
-    num_frames = len(recording.audio) * fps // SAMPLE_RATE
-    speaker_motion = recording.speaker_motion
-    if speaker_motion is not None and len(speaker_motion) < num_frames:
-        raise ValueError(f"--speaker_motion has {len(speaker_motion)} frames, fewer than the audio's {num_frames}")
-    with torch.inference_mode():
+    with build_stream(args, recording.beta, recording.speaker_shape) as stream, torch.inference_mode():
+        fps = stream.processor.fps
+        num_frames = len(recording.audio) * fps // SAMPLE_RATE
+        speaker_motion = recording.speaker_motion
+        if speaker_motion is not None and len(speaker_motion) < num_frames:
+            raise ValueError(f"--speaker_motion has {len(speaker_motion)} frames, fewer than the audio's {num_frames}")
         timing = feed(stream, recording.audio, SAMPLE_RATE, args.chunk_ms / 1000, real_time=not args.fast,
                       speaker_motion=speaker_motion if stream.speaker_shape is not None else None)  # fmt: skip
     motion = timing.frames[:num_frames]

@@ -85,7 +85,8 @@ class LocalAgreementASR:
             `WhisperASR` or `FasterWhisperASR`.
         update_seconds (`float`, defaults to 1.0): new audio between two transcriptions.
         max_buffer_seconds (`float`, defaults to 15.0): longest buffer transcribed (Whisper reads 30 s at most).
-        vad (`bool`, defaults to `True`): skip silence and end utterances with silero VAD (needs faster-whisper).
+        vad (`bool`, defaults to `True`): skip silence and end utterances with silero VAD (needs faster-whisper,
+            the `faster` extra); `False` transcribes every update and cuts only long buffers.
         endpoint_seconds (`float`, defaults to 0.5): silence after speech that ends an utterance.
         background (`bool`, defaults to `False`): transcribe in a thread (live use).
     """
@@ -165,6 +166,13 @@ class LocalAgreementASR:
         else:
             self._update(final=True)
         return self._take()
+
+    def close(self) -> None:
+        """End the background thread now (its last transcription skipped) and refuse further audio; `reset()`
+        starts a new recording (and a new thread)."""
+        self._stop_worker()
+        with self._lock:
+            self._final = True
 
     # -- inside ----------------------------------------------------------------------------------------
 
@@ -269,7 +277,10 @@ def _silero_vad():
     try:
         from faster_whisper.vad import VadOptions, get_speech_timestamps
     except ImportError as error:
-        raise ValueError("voice activity detection needs faster-whisper: `pip install faster-whisper`, or vad=False") from error
+        raise ValueError(
+            "voice activity detection (silero VAD) needs faster-whisper: pip install 'mmlistener[faster]' (or "
+            "faster-whisper), or turn it off (vad=False; mmlistener-stream --vad false)"
+        ) from error
     options = VadOptions(min_silence_duration_ms=250, speech_pad_ms=100)
     return lambda audio: get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
 

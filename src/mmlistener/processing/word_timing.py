@@ -55,8 +55,13 @@ def word_frames(words: list[tuple[str, float, float]], num_frames: int, fps: int
             raise ValueError(
                 f"words: {text!r} ends at {end:.3f} s, before the clip's first frame: pass it in history_words"
             )
-    frames = [math.ceil(end * fps - EPSILON) for _, _, end in words]
+    frames = [frame_of(end, fps) for _, _, end in words]
     return [num_frames - 1 if frame == num_frames else frame for frame in frames]
+
+
+def frame_of(seconds: float, fps: int) -> int:
+    """The first frame that starts once `seconds` have passed: `ceil(seconds * fps)`, up to float rounding."""
+    return math.ceil(seconds * fps - EPSILON)
 
 
 def check_words_after_the_clip(words, frames: list[int], num_frames: int, fps: int) -> None:
@@ -116,6 +121,7 @@ def word_seconds(word: Mapping, key: str, name: str) -> float:
 __all__ = [
     "as_word_list",
     "check_words_after_the_clip",
+    "frame_of",
     "recent_history",
     "trim_history",
     "word_frames",

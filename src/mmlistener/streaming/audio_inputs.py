@@ -49,6 +49,7 @@ class AudioInputs:
     def reset(self) -> None:
         self.sampling_rate = None
         self._resampler = None
+        self.seconds = 0.0  # audio received, in seconds
         self.samples = 0  # 16 kHz samples received
         self.emotion_groups = 0  # Neutral ids given
         for front_end in (self.asr, self.codes):
@@ -59,32 +60,43 @@ class AudioInputs:
         """Features that became known with the next chunk of audio.
 
         Args:
-            chunk (`np.ndarray` of shape `(samples,)` or `(samples, channels)`): the next audio, float.
+            chunk (`np.ndarray` of shape `(samples,)`, `(samples, channels)` or `(channels, samples)`): the next
+                audio, float (down-mixed by `processing.audio.to_mono`).
             sampling_rate (`int`): its rate; the same for every chunk of a turn.
 
         Returns:
             `dict` of `ListenerStream.push_features` arguments (`words`, `acoustic_codes`, `content_codes`,
             `emotion_ids`), each present when its front end runs.
         """
-        return self._features(self._resampled(chunk, sampling_rate), final=False)
+        mono = self.checked(chunk, sampling_rate)
+        self.seconds += len(mono) / sampling_rate
+        return self._features(self._resampled(mono, sampling_rate), final=False)
+
+    def close(self) -> None:
+        """End the ASR's background thread (see `LocalAgreementASR.close`); `reset()` starts a new turn."""
+        if self.asr is not None:
+            self.asr.close()
 
     def finish(self) -> dict:
         """The features that the end of the audio releases (the front ends' tails, the last partial group)."""
         tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True) if self._resampler else None
         return self._features(np.zeros(0, dtype=np.float32) if tail is None else tail, final=True)
 
-    def _resampled(self, chunk, sampling_rate: int) -> np.ndarray:
-        """The chunk as 16 kHz mono; a chunk that is refused (bad rate, NaN) changes nothing."""
+    def checked(self, chunk, sampling_rate: int) -> np.ndarray:
+        """The chunk down-mixed to mono `(samples,)` at its own rate, or a ValueError (bad rate, NaN); changes nothing."""
         if sampling_rate is None or int(sampling_rate) != sampling_rate or sampling_rate <= 0:
             raise ValueError(f"sampling_rate must be a positive integer, got {sampling_rate!r}")
         if self.sampling_rate not in (None, sampling_rate):
             raise ValueError(
                 f"this turn's audio is at {self.sampling_rate} Hz, the chunk says {sampling_rate} Hz: one rate per turn"
             )
-        audio = np.asarray(chunk, dtype=np.float32)
-        mono = to_mono(audio, channel_axis=1 if audio.ndim == 2 else None)
+        mono = to_mono(chunk)
         if not np.isfinite(mono).all():
             raise ValueError("the audio chunk contains NaN or infinite samples")
+        return mono
+
+    def _resampled(self, mono: np.ndarray, sampling_rate: int) -> np.ndarray:
+        """A checked mono chunk at 16 kHz (the resampler is made by the turn's first chunk)."""
         if self.sampling_rate is None:
             self.sampling_rate = int(sampling_rate)
             if self.sampling_rate != SAMPLE_RATE:

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 # Codes decoded together for each new code: the newest and the 29 before it (8 s at 30 fps, the training windows'
-# length). `bench/streaming_decode.py` (docs/streaming.md): the longer, the closer to whole-window decoding, at
-# 1.3-1.7 ms per group whatever the length.
+# length). `bench/streaming_decode.py` prints, per look-back, how far it is from whole-window decoding (the longer,
+# the closer) and the time per group (docs/streaming.md).
 DEFAULT_LOOK_BACK = 30
 
 
@@ -29,7 +29,8 @@ class StreamingDecoder:
     Args:
         vqvae ([`IdentityVQVAE`]): the trained VQ-VAE.
         identity (`np.ndarray` or `torch.Tensor` of shape `(identity_dim,)`, *optional*): the listener's beta;
-            required when the decoder norm is adaptive.
+            required when the decoder norm is adaptive. It and the codes go to the VQ-VAE's device (a VQ-VAE on a
+            GPU decodes there; the frames come back as numpy on the CPU).
         look_back (`int`, defaults to `DEFAULT_LOOK_BACK`): codes decoded together, the newest included; at least
             `vqvae.config.min_codes`.
     """
@@ -41,7 +42,9 @@ class StreamingDecoder:
                 f"{vqvae.config.min_codes} codes decoded together"
             )
         self.vqvae = vqvae.eval()
-        self.identity = None if identity is None else torch.as_tensor(identity, dtype=torch.float32).reshape(1, -1)
+        self.identity = None
+        if identity is not None:
+            self.identity = torch.as_tensor(identity, dtype=torch.float32).reshape(1, -1).to(vqvae.device)
         self.look_back = look_back
         self.reset()
 
@@ -70,7 +73,7 @@ class StreamingDecoder:
         self._waiting += 1
         if len(self._window) < self.vqvae.config.min_codes:
             return np.zeros((0, self.vqvae.config.motion_dim), dtype=np.float32)
-        codes = torch.tensor([list(self._window)], dtype=torch.long)
+        codes = torch.tensor([list(self._window)], dtype=torch.long, device=self.vqvae.device)
         motion = self.vqvae.decode(codes, identity=self.identity).motion[0]
         frames = motion[-self._waiting * self.frames_per_code :]
         self._waiting = 0

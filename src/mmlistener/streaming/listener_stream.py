@@ -156,8 +156,13 @@ class ListenerStream:
         confirmed by local agreement, codes from a sliding window, and Neutral emotion ids unless the stream has
         a `speaker_shape` (then emotion comes from `push_speaker_frames`).
 
+        A chunk that is refused leaves the stream as it was, nothing consumed, so the same chunk can be pushed again:
+        a bad rate or NaN, or audio that would run more than `max_skew_seconds` ahead of the speaker frames that give
+        emotion (push those first).
+
         Args:
-            chunk (`np.ndarray` of shape `(samples,)` or `(samples, channels)`): the next audio, of any length.
+            chunk (`np.ndarray` of shape `(samples,)`, `(samples, channels)` or `(channels, samples)`): the next
+                audio, of any length.
             sampling_rate (`int`): its rate (resampled to 16 kHz); the same for every chunk of a turn.
 
         Returns:
@@ -171,7 +176,11 @@ class ListenerStream:
             self._audio = AudioInputs(
                 self.processor, **self._audio_front_ends, neutral_emotion=self.speaker_shape is None
             )
-        return self.push_features(**self._audio.push(chunk, sampling_rate))
+        mono = self._audio.checked(chunk, sampling_rate)
+        audio_clocks = [clock for clock in self.inputs.clocks if clock != "emotion" or self._audio.neutral_emotion]
+        covered = self._audio.seconds + len(mono) / sampling_rate
+        self.inputs.check_clocks(dict.fromkeys(audio_clocks, covered))  # before the front ends consume the audio
+        return self.push_features(**self._audio.push(mono, sampling_rate))
 
     def push_speaker_frames(self, motion) -> np.ndarray:
         """`push_features(speaker_motion=motion)`: the speaker's next frames `(frames, 56)`, emotion derived."""
@@ -198,6 +207,19 @@ class ListenerStream:
                 f"{self.decoder.vqvae.config.min_codes} decoded together)"
             )
         return self._joined(frames)
+
+    def close(self) -> None:
+        """End the turn and the audio front ends' background thread (the ASR's); `reset()` starts a new turn.
+        `with ListenerStream(...) as stream:` closes it on leaving the block."""
+        if self._audio is not None:
+            self._audio.close()
+        self._finished = True
+
+    def __enter__(self) -> "ListenerStream":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     # -- inside ----------------------------------------------------------------------------------------
 

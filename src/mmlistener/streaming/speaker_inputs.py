@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from ..processing.streams import as_ids, code_frames
-from ..processing.word_timing import as_word_list, word_frames, word_seconds, word_times
+from ..processing.word_timing import as_word_list, frame_of, word_frames, word_seconds, word_times
 
 CODE_STREAMS = ("acoustic", "content")
 
@@ -81,18 +81,10 @@ class SpeakerInputs:
         new_emotion = []
         if "emotion" in self.modalities:
             new_emotion = self._checked(emotion_ids, "emotion_ids", self.sizes["emotion"]).tolist()
-        times = {clock: self.seconds(clock) for clock in self.clocks}
-        for name, values in new_codes.items():
-            times[name] += len(values) / self.rate
-        if "emotion" in times:
-            times["emotion"] += len(new_emotion) * self.group_size / self.fps
-        if max(times.values()) - min(times.values()) > self.max_skew_seconds:
-            covered = ", ".join(f"{clock} {seconds:.2f} s" for clock, seconds in times.items())
-            raise ValueError(
-                f"the speaker streams would drift apart ({covered}), more than max_skew_seconds="
-                f"{self.max_skew_seconds}: codes at another rate than {self.rate} codes/s, or a front end that "
-                "stopped"
-            )
+        times = {name: self.seconds(name) + len(values) / self.rate for name, values in new_codes.items()}
+        if "emotion" in self.clocks:
+            times["emotion"] = self.seconds("emotion") + len(new_emotion) * self.group_size / self.fps
+        self.check_clocks(times)
         self.words.extend(placed)
         for name, values in new_codes.items():
             self.codes[name].extend(values)
@@ -104,8 +96,9 @@ class SpeakerInputs:
         placed = []
         for word in as_word_list(words):
             for text, start, end in word_times([word], "words"):
-                known = end if word.get("known") is None else max(end, word_seconds(word, "known", "words"))
-                (frame,) = word_frames([(text, start, known)], sys.maxsize, self.fps)
+                (frame,) = word_frames([(text, start, end)], sys.maxsize, self.fps)  # refuses an end before the turn
+                if word.get("known") is not None:
+                    frame = max(frame, frame_of(word_seconds(word, "known", "words"), self.fps))
                 placed.append((text, end, frame))
         return placed
 
@@ -117,6 +110,18 @@ class SpeakerInputs:
         return ids
 
     # -- clocks ----------------------------------------------------------------------------------------
+
+    def check_clocks(self, times: dict[str, float]) -> None:
+        """A ValueError when the clocks would be more than `max_skew_seconds` apart, those named in `times` at those
+        seconds and the others where they are."""
+        times = {clock: times.get(clock, self.seconds(clock)) for clock in self.clocks}
+        if max(times.values()) - min(times.values()) > self.max_skew_seconds:
+            covered = ", ".join(f"{clock} {seconds:.2f} s" for clock, seconds in times.items())
+            raise ValueError(
+                f"the speaker streams would drift apart ({covered}), more than max_skew_seconds="
+                f"{self.max_skew_seconds}: codes at another rate than {self.rate} codes/s, audio pushed ahead of the "
+                "speaker frames that give emotion, or a front end that stopped"
+            )
 
     def seconds(self, clock: str) -> float:
         """Speaker time covered by `clock` (a code stream or `"emotion"`)."""
