@@ -15,14 +15,15 @@ def run_python(tmp_path):
 
     The child starts in a temporary directory, without `PYTHONPATH`, with its own `HF_HOME` and
     the Hub offline, so it sees nothing of this test process. `run_python(code, cwd=None,
-    timeout=300)` raises `AssertionError` with the child's output when it exits non-zero.
+    timeout=300, isolated=False)` raises `AssertionError` with the child's output when it exits non-zero;
+    `isolated=True` runs it with `python -I` (no `PYTHON*` variables, no user site, no script folder on `sys.path`).
     """
 
-    def run(code: str, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    def run(code: str, cwd=None, timeout: float = 300, isolated: bool = False) -> subprocess.CompletedProcess:
         env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
         env.update(HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
         result = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)],
+            [sys.executable, *(["-I"] if isolated else []), "-c", textwrap.dedent(code)],
             cwd=cwd or tmp_path,
             env=env,
             capture_output=True,

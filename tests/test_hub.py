@@ -55,12 +55,12 @@ def test_listener_card_has_model_index_and_the_required_sections():
     assert "synthetic corpus only" not in text
 
 
-def test_listener_card_says_what_to_install_for_the_processor():
-    """The processor is not Hub remote code: the card names the package to install, and the model's own route."""
+def test_listener_card_says_what_loads_as_remote_code_and_what_to_install():
+    """The model and the processor are Hub remote code; the pipeline needs the package, which the card names."""
     text = str(build_model_card("listener", _listener_config(), dataset_name="data/trevor", repo_id="me/lm"))
     assert 'pip install "mmlistener @ git+https://github.com/mmlistener/mmlistener"' in text
     assert 'AutoModelForCausalLM.from_pretrained("me/lm", trust_remote_code=True)' in text
-    assert "`AutoProcessor` cannot load it without the package" in text
+    assert 'AutoProcessor.from_pretrained("me/lm", trust_remote_code=True)' in text
     assert "pip install --no-deps openai-whisper speechtokenizer" in text
 
 

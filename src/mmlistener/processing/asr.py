@@ -72,8 +72,12 @@ class WhisperASR:
         """
         import os
 
-        import whisper
-
+        try:
+            import whisper
+        except ImportError as error:
+            raise ValueError(
+                "the openai-whisper backend needs `pip install --no-deps openai-whisper` (see the README, Install)"
+            ) from error
         if name_or_path not in whisper.available_models() and not os.path.isfile(name_or_path):
             raise ValueError(
                 f"no Whisper checkpoint at {name_or_path!r} and not a model name ({', '.join(whisper.available_models())})"

@@ -33,6 +33,7 @@ from .constants import FPS, GROUP_SIZE
 from .decoding import decode_tokens, sequence_length_report
 from .emotion import group_emotion_ids
 from .interleaving import STAGES, GroupTokens, group_tokens, join_groups
+from .remote_code import write_modeling_files
 from .speech_tokenizer import CODE_RATE
 from .streams import as_ids, checked_emotion_ids, checked_motion, group_codes
 from .token_layout import TokenLayout
@@ -218,10 +219,26 @@ class ListenerProcessor(ProcessorMixin):
     # serialisation: settings and checkpoint locations go to processor_config.json, the tokenizer
     # to its own files; front-end objects are not saved (their locations are).
 
+    def save_pretrained(self, save_directory, push_to_hub: bool = False, **kwargs):
+        """[`ProcessorMixin.save_pretrained`], with this file and the files it imports saved beside the settings
+        (Hub remote code: `AutoProcessor.from_pretrained(dir, trust_remote_code=True)` loads it where mmlistener is
+        not installed; `processor_config.json` has the `auto_map`).
+
+        `constants.py` and `token_layout.py` of this folder hand on modeling's files of those names: the saved
+        copies are modeling's own, so that the saved files import nothing but each other and installed packages.
+        """
+        if push_to_hub:
+            raise ValueError("save the processor to a folder, then push it with mmlistener.hub.push_folder_to_hub")
+        files = super().save_pretrained(save_directory, **kwargs)
+        write_modeling_files(save_directory)
+        return files
+
     def to_dict(self) -> dict:
         output = {name: getattr(self, name) for name in SETTINGS}
         output["modalities"] = list(self.modalities)
         output["processor_class"] = self.__class__.__name__
+        if self._auto_class is not None:  # where AutoProcessor finds the class in the saved remote code
+            output["auto_map"] = {self._auto_class: f"{type(self).__module__.split('.')[-1]}.{type(self).__name__}"}
         return output
 
     def to_json_string(self) -> str:
@@ -273,9 +290,11 @@ class ListenerProcessor(ProcessorMixin):
                     "the emotion modality needs `emotion_ids`, or `speaker_motion` + `speaker_shape` with an "
                     "emotion recogniser: set emotion_checkpoint or pass emotion_recognizer="
                 )
-            from ..modeling.modeling_emotion import EmotionRecognizer
+            from transformers import AutoModel
 
-            self._emotion_recognizer = EmotionRecognizer.from_pretrained(self.emotion_checkpoint).eval()
+            # mmlistener registers EmotionRecognizer with AutoModel; without the package (this file as Hub remote
+            # code) its checkpoint's own remote code is used, with the trust transformers asks for
+            self._emotion_recognizer = AutoModel.from_pretrained(self.emotion_checkpoint).eval()
         return self._emotion_recognizer
 
     # ----------------------------------------------------------------------------------------------
@@ -611,5 +630,7 @@ def _frame_count(value) -> int:
         return int(value)
     raise ValueError(f"num_frames must be a whole number of frames, got {value!r}")
 
+
+ListenerProcessor.register_for_auto_class("AutoProcessor")
 
 __all__ = ["CODE_STREAMS", "DEFAULT_MODALITIES", "IGNORE_INDEX", "MODALITIES", "ListenerProcessor"]
