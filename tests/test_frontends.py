@@ -82,7 +82,7 @@ def test_audio_bad_inputs_are_named(tmp_path):
     noisy[10] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         prepare_audio(noisy, 16000)
-    with pytest.raises(ValueError, match="no audio file"):
+    with pytest.raises(FileNotFoundError, match="no audio file"):
         load_audio(str(tmp_path / "missing.wav"))
 
 

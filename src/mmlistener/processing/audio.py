@@ -56,36 +56,40 @@ def prepare_audio(audio, sampling_rate: int | None, target_sr: int = SAMPLE_RATE
     return resample(mono, sampling_rate, target_sr)
 
 
-def load_audio(path: str, target_sr: int = SAMPLE_RATE) -> np.ndarray:
-    """Read an audio file (soundfile) or the audio track of a video (PyAV), as 16 kHz mono float32."""
+def read_audio(path: str) -> tuple[np.ndarray, int]:
+    """The sound of a file as mono float32 `(samples,)` at the file's own rate, and that rate: the one decoder of
+    every audio path (soundfile for wav, flac, ogg; PyAV for mp3, m4a and the audio track of a video), channels
+    averaged by `to_mono`."""
     import os
 
     if not os.path.isfile(path):
-        raise ValueError(f"no audio file at {path}")
-    try:
-        import soundfile
+        raise FileNotFoundError(f"no audio file at {path!r}")
+    import soundfile
 
-        data, sampling_rate = soundfile.read(path, dtype="float32", always_2d=True)
-        return prepare_audio(data, sampling_rate, target_sr, channel_axis=1)
+    try:
+        data, sampling_rate = soundfile.read(path, dtype="float32", always_2d=True)  # (samples, channels)
+        return to_mono(data, channel_axis=1), int(sampling_rate)
     except (RuntimeError, soundfile.LibsndfileError):
         pass
     import av
 
     with av.open(path) as container:
         if not container.streams.audio:
-            raise ValueError(f"{path} has no audio stream") from None
+            raise ValueError(f"{path} has no audio stream")
         stream = container.streams.audio[0]
         sampling_rate = stream.codec_context.sample_rate
         to_planar_float = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=sampling_rate)
-        chunks = [
-            planar.to_ndarray()  # (channels, samples)
-            for frame in container.decode(stream)
-            for planar in to_planar_float.resample(frame)
-        ]
+        frames = [*container.decode(stream), None]  # None flushes the resampler
+        chunks = [planar.to_ndarray() for frame in frames for planar in to_planar_float.resample(frame)]
     if not chunks:
         raise ValueError(f"{path} has an empty audio stream")
-    data = np.concatenate(chunks, axis=1)
-    return prepare_audio(data, sampling_rate, target_sr, channel_axis=0)
+    return to_mono(np.concatenate(chunks, axis=1), channel_axis=0), int(sampling_rate)  # (channels, samples)
 
 
-__all__ = ["SAMPLE_RATE", "load_audio", "prepare_audio", "resample", "to_mono"]
+def load_audio(path: str, target_sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Read an audio file (`read_audio`) as `target_sr` (16 kHz) mono float32 `(samples,)`, checked for NaN."""
+    audio, sampling_rate = read_audio(path)
+    return prepare_audio(audio, sampling_rate, target_sr)
+
+
+__all__ = ["SAMPLE_RATE", "load_audio", "prepare_audio", "read_audio", "resample", "to_mono"]

@@ -9,7 +9,7 @@ from .flame import FLAME_URL, load_flame
 from .head_model import HeadModel
 from .rasterizer import Framing, rasterize
 from .render import Panel, check_panels, load_head, render_frames, render_video, video_panels
-from .video import read_audio, write_video
+from .video import write_video
 
 __all__ = [
     "EXPRESSION_TABLE",
@@ -23,7 +23,6 @@ __all__ = [
     "load_flame",
     "load_head",
     "rasterize",
-    "read_audio",
     "render_frames",
     "render_video",
     "video_panels",

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..modeling.constants import FPS
 from .builtin_head import builtin_head
 from .head_model import HeadModel
 from .motion import check_identity, check_motion
 from .rasterizer import Framing, rasterize
 from .video import check_audio, write_video
 
-FPS = 30
 HEADS = ("builtin", "flame")
 POSE_FRAMES = 64  # frames posed at a time by `render_frames` (FLAME: 8 MB of vertices, some copies while posing)
 
@@ -148,7 +148,8 @@ def render_video(
             (a panel without identity takes `identity`).
         out_path (`str` or `Path`): the `.mp4` to write; nothing is left there if rendering fails.
         speaker_motion (`np.ndarray` of shape `(T, 56)`, *optional*): drawn first, on the left, labelled "speaker".
-        audio (`np.ndarray` of shape `(samples,)`, or the path of an audio file, *optional*): muxed as AAC.
+        audio (`np.ndarray` of shape `(samples,)`, `(samples, channels)` or `(channels, samples)`, or the path of
+            an audio file, *optional*): down-mixed to mono (`processing.audio.to_mono`) and muxed as AAC.
         sampling_rate (`int`, *optional*): samples per second of an `audio` array.
         identity (`np.ndarray` of shape `(100,)`, *optional*): the listener's shape beta.
         speaker_identity (`np.ndarray` of shape `(100,)`, *optional*): the speaker's shape beta.

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..processing.audio import read_audio, to_mono
+
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
 AUDIO_FRAME = 1024  # samples per AAC frame
 
@@ -24,41 +26,22 @@ def _av():
     return av
 
 
-def read_audio(path: str) -> tuple[np.ndarray, int]:
-    """The audio track of a file (wav, mp3, flac, a video, ...) as mono float32 `(samples,)` and its sample rate."""
-    av = _av()
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"no audio file at {path!r}")
-    with av.open(path) as container:
-        if not container.streams.audio:
-            raise ValueError(f"{path} has no audio stream")
-        stream = container.streams.audio[0]
-        rate = stream.codec_context.sample_rate
-        to_mono = av.AudioResampler(format="fltp", layout="mono", rate=rate)
-        chunks = [mono.to_ndarray()[0] for frame in container.decode(stream) for mono in to_mono.resample(frame)]
-        chunks += [mono.to_ndarray()[0] for mono in to_mono.resample(None)]
-    if not chunks:
-        raise ValueError(f"{path} has an empty audio stream")
-    return np.concatenate(chunks).astype(np.float32), rate
-
-
 def check_audio(audio, sampling_rate: int | None) -> tuple[np.ndarray, int]:
-    """A waveform as mono float32 `(samples,)` with its rate; a path is read with `read_audio`.
+    """A waveform as mono float32 `(samples,)` with its rate, through the package's one decoder and down-mix
+    (`mmlistener.processing.audio.read_audio` and `to_mono`).
 
     Args:
-        audio (`str`, `Path` or `np.ndarray` of shape `(samples,)` or `(channels, samples)`): the sound.
+        audio (`str`, `Path` or `np.ndarray` of shape `(samples,)`, `(samples, channels)` or `(channels, samples)`):
+            the sound, read from the file when a path.
         sampling_rate (`int`): samples per second of an array (ignored for a path).
     """
     if isinstance(audio, str | Path):
         return read_audio(str(audio))
     if sampling_rate is None or int(sampling_rate) != sampling_rate or sampling_rate <= 0:
         raise ValueError(f"audio as an array needs a positive integer sampling_rate, got {sampling_rate!r}")
-    waveform = np.asarray(audio, dtype=np.float32)
-    if waveform.ndim == 2:
-        waveform = waveform.mean(axis=0)
-    if waveform.ndim != 1 or waveform.size == 0:
-        raise ValueError(f"audio must be a non-empty (samples,) or (channels, samples) array, got {waveform.shape}")
+    waveform = to_mono(audio)
+    if waveform.size == 0:
+        raise ValueError(f"audio must be a non-empty array, got shape {np.shape(audio)}")
     if not np.isfinite(waveform).all():
         raise ValueError("audio contains NaN or infinite samples")
     return waveform, int(sampling_rate)
@@ -138,4 +121,4 @@ def write_video(
     return path
 
 
-__all__ = ["check_audio", "read_audio", "write_video"]
+__all__ = ["check_audio", "write_video"]
