@@ -28,20 +28,18 @@ import torch
 from streaming_codes import CONFIG, voiced_audio  # bench/streaming_codes.py: the released size, the test clip
 
 from mmlistener.evaluation.tables import markdown_table
+from mmlistener.modeling.constants import FPS, GROUP_SIZE
 from mmlistener.processing import ProsodyTokenizer, SpeechTokenizerCodes
-from mmlistener.processing.streaming_codes import (
-    DEFAULT_HOP_SECONDS,
-    SlidingWindowCodes,
-    sliding_window_encode,
-)
+from mmlistener.processing.streaming_codes import SlidingWindowCodes, sliding_window_encode
 
 SAMPLE_RATE = 16000
+GROUP_SECONDS = GROUP_SIZE / FPS  # one group of 8 frames at 30 fps: the blocks of a listener stream
 
 
 def group_chunks(audio: np.ndarray) -> list[np.ndarray]:
     """`audio` cut at the ends of its groups (8 / 30 s each, boundaries rounded down to whole samples)."""
-    groups = int(np.ceil(len(audio) / (SAMPLE_RATE * DEFAULT_HOP_SECONDS)))
-    ends = [min(len(audio), int((group + 1) * SAMPLE_RATE * DEFAULT_HOP_SECONDS)) for group in range(groups)]
+    groups = int(np.ceil(len(audio) / (SAMPLE_RATE * GROUP_SECONDS)))
+    ends = [min(len(audio), int((group + 1) * SAMPLE_RATE * GROUP_SECONDS)) for group in range(groups)]
     return np.split(audio, ends[:-1])
 
 
@@ -89,7 +87,7 @@ def main() -> None:
     load = os.getloadavg()
     audio = voiced_audio(args.seconds, seed=args.seed)
     chunks = group_chunks(audio)
-    groups = len(audio) / (SAMPLE_RATE * DEFAULT_HOP_SECONDS)
+    groups = len(audio) / (SAMPLE_RATE * GROUP_SECONDS)
 
     start = time.perf_counter()
     prosody = ProsodyTokenizer()
@@ -107,13 +105,13 @@ def main() -> None:
         ]
         rows["SpeechTokenizer (random weights)"] = [
             f"{whole_clip_ms(speech.encode, audio, args.repeats, groups):.2f}",
-            f"{whole_clip_ms(lambda clip: sliding_window_encode(speech, clip), audio, args.repeats, groups):.2f}",
-            *push_cells(per_push_ms(lambda: SlidingWindowCodes(speech), chunks, args.repeats)),
+            f"{whole_clip_ms(lambda clip: sliding_window_encode(speech, clip, GROUP_SECONDS), audio, args.repeats, groups):.2f}",
+            *push_cells(per_push_ms(lambda: SlidingWindowCodes(speech, GROUP_SECONDS), chunks, args.repeats)),
         ]
 
     print(
         f"{len(audio) / SAMPLE_RATE:g} s of synthetic voiced audio, {groups:.1f} groups of 8 frames at 30 fps "
-        f"({SAMPLE_RATE * DEFAULT_HOP_SECONDS:.1f} samples, 13.3 codes each); {args.repeats} timed passes; torch "
+        f"({SAMPLE_RATE * GROUP_SECONDS:.1f} samples, 13.3 codes each); {args.repeats} timed passes; torch "
         f"{torch.__version__}, {torch.get_num_threads()} thread(s), OMP_NUM_THREADS="
         f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, {os.cpu_count()} CPUs, load average {load[0]:.2f} "
         f"{load[1]:.2f} {load[2]:.2f} at the start"

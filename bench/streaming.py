@@ -252,7 +252,7 @@ def run(scenario: Scenario, models, tokenizer, config, vqvae, recognizers, codec
     modalities = ("words", "acoustic", "emotion") if scenario.words else ("acoustic", "emotion")
     processor = ListenerProcessor.from_listener_config(tokenizer, config, modalities=modalities)
     encoder = Timed(codec.encode if scenario.codec else FreeCodec().encode)
-    codes = SlidingWindowCodes(SimpleNamespace(encode=encoder), scenario.window_seconds,
+    codes = SlidingWindowCodes(SimpleNamespace(encode=encoder), processor.group_seconds, scenario.window_seconds,
                                scenario.right_context_seconds)  # fmt: skip
     asr = BufferedASR(recognizer, update_seconds=scenario.asr_update_seconds, vad=False, background=True)
     step = Timed(model.generation_step)

@@ -42,8 +42,9 @@ import numpy as np
 import torch
 
 from mmlistener.evaluation.tables import markdown_table
+from mmlistener.modeling.constants import FPS, GROUP_SIZE
 from mmlistener.processing import SpeechTokenizerCodes, load_audio
-from mmlistener.processing.streaming_codes import DEFAULT_HOP_SECONDS, HOP_SAMPLES, sliding_window_encode
+from mmlistener.processing.streaming_codes import HOP_SAMPLES, sliding_window_encode
 
 SAMPLE_RATE = 16000
 CONFIG = {  # the model fields of speechtokenizer_hubert_avg/config.json (see the docstring)
@@ -188,7 +189,7 @@ def code_rows(codec, audio: np.ndarray, windows, right_contexts, hop: float) -> 
             if round(window * 50) < math.ceil(hop * 50) + 1 + round(right * 50):  # too short for its blocks
                 continue
             timed = TimedCodec(codec)
-            content, acoustic = sliding_window_encode(timed, audio, window, right, hop)
+            content, acoustic = sliding_window_encode(timed, audio, hop, window, right)
             full = timed.seconds[round(window * 50) * HOP_SAMPLES]  # the windows that are not clipped at 0
             full = full or [seconds for times in timed.seconds.values() for seconds in times]
             results[window, right] = {
@@ -247,7 +248,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the synthetic clip, without --audio")
     parser.add_argument("--windows", nargs="+", type=float, default=[0.6, 1.0, 2.0, 4.0], help="window_seconds")
     parser.add_argument("--right_contexts", nargs="+", type=float, default=[0.0, 0.1, 0.2, 0.4])
-    parser.add_argument("--hop_seconds", type=float, default=DEFAULT_HOP_SECONDS, help="audio per block")
+    parser.add_argument(
+        "--hop_seconds", type=float, default=GROUP_SIZE / FPS, help="audio per block (default: one group, 8 / 30 s)"
+    )
     parser.add_argument("--codebook_seconds", type=float, default=40.0, help="synthetic audio for the k-means")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random SpeechTokenizer weights")

@@ -135,12 +135,12 @@ def test_prepare_with_streaming_codes(corpus_with_audio, front_ends, tmp_path):
     start = example["start_frame"] / 30
     first, last = round(start * 16000), round((start + frames / 30) * 16000)
     assert first >= 50 * 320  # windows start at frame 96: a whole window of left context exists
-    content, acoustic = sliding_window_encode(codec, audio[first - 50 * 320 : last], 1.0, 0.0, 0.1)
+    content, acoustic = sliding_window_encode(codec, audio[first - 50 * 320 : last], 0.1, 1.0, 0.0)
     assert example["content_codes"] == content[50:] and example["acoustic_codes"] == acoustic[50:]
     offline_content, offline_acoustic = codec.encode(audio[first:last])
     assert len(example["acoustic_codes"]) == len(offline_acoustic)
     assert example["acoustic_codes"] != offline_acoustic  # no right context: the window edges change codes
-    without_left_context = sliding_window_encode(codec, audio[first:last], 1.0, 0.0, 0.1)
+    without_left_context = sliding_window_encode(codec, audio[first:last], 0.1, 1.0, 0.0)
     assert (example["content_codes"], example["acoustic_codes"]) != without_left_context
     card = (tmp_path / "out" / "README.md").read_text()
     assert "streaming way" in card and "window 1.0 s, right context 0.0 s, blocks of 0.1 s" in card

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tiny_speech import tiny_codec
 
 from mmlistener.processing import SlidingWindowCodes, sliding_window_encode
-from mmlistener.processing.streaming_codes import DEFAULT_HOP_SECONDS, block_end
+from mmlistener.processing.streaming_codes import block_end
 
 HOP = 320
 
@@ -57,9 +57,9 @@ def test_codes_do_not_depend_on_chunking(case, samples, sizes, seed):
     hop, right, extra = case
     window = math.ceil(hop) + 1 + right + extra
     audio = noise(samples, seed)
-    stream = SlidingWindowCodes(CODEC, window / 50, right / 50, hop / 50)
+    stream = SlidingWindowCodes(CODEC, hop / 50, window / 50, right / 50)
     content, acoustic, counts = stream_codes(stream, audio, sizes)
-    expected = sliding_window_encode(CODEC, audio, window / 50, right / 50, hop / 50)
+    expected = sliding_window_encode(CODEC, audio, hop / 50, window / 50, right / 50)
     assert (content, acoustic) == expected
     assert len(content) == -(-samples // HOP)  # ceil(samples / 320), as offline encode
     ends = {block_end(block, hop) for block in range(len(content) + 1)}
@@ -67,11 +67,11 @@ def test_codes_do_not_depend_on_chunking(case, samples, sizes, seed):
 
 
 def test_blocks_end_with_the_code_that_closes_each_group():
-    """The default hop is one group of 8 frames at 30 fps: block `b` ends with the first code (20 ms) that ends
-    after group `b`, the code with which a listener stream closes the group."""
-    assert [block_end(block, DEFAULT_HOP_SECONDS * 50) for block in range(6)] == [14, 27, 41, 54, 67, 81]
+    """A hop of one group of 8 frames at 30 fps: block `b` ends with the first code (20 ms) that ends after group
+    `b`, the code with which a listener stream closes the group."""
+    assert [block_end(block, 8 / 30 * 50) for block in range(6)] == [14, 27, 41, 54, 67, 81]
     for block in range(30):
-        codes = block_end(block, DEFAULT_HOP_SECONDS * 50)
+        codes = block_end(block, 8 / 30 * 50)
         assert codes * 30 > (block + 1) * 8 * 50 >= (codes - 1) * 30
 
 
@@ -79,9 +79,9 @@ def test_blocks_end_with_the_code_that_closes_each_group():
 def test_code_count_matches_offline(samples):
     audio = noise(samples)
     offline = CODEC.encode(audio)
-    content, acoustic = sliding_window_encode(CODEC, audio, 0.3, 0.06, 0.08)
+    content, acoustic = sliding_window_encode(CODEC, audio, 0.08, 0.3, 0.06)
     assert len(content) == len(acoustic) == len(offline[0]) == -(-samples // HOP)
-    pushed = SlidingWindowCodes(CODEC, 0.3, 0.06, 0.08)
+    pushed = SlidingWindowCodes(CODEC, 0.08, 0.3, 0.06)
     assert stream_codes(pushed, audio, [samples])[:2] == (content, acoustic)
 
 
@@ -123,8 +123,8 @@ def test_right_context_decides_agreement_with_offline():
     and acoustic (residual level 2) codes far more often than content codes."""
     audio = noise(4 * 16000, seed=2)
     offline_content, offline_acoustic = CODEC.encode(audio)
-    assert sliding_window_encode(CODEC, audio, 2.0, 0.4, 0.2) == (offline_content, offline_acoustic)
-    content, acoustic = sliding_window_encode(CODEC, audio, 2.0, 0.0, 0.2)
+    assert sliding_window_encode(CODEC, audio, 0.2, 2.0, 0.4) == (offline_content, offline_acoustic)
+    content, acoustic = sliding_window_encode(CODEC, audio, 0.2, 2.0, 0.0)
     acoustic_changed = np.mean(np.array(acoustic) != np.array(offline_acoustic))
     content_changed = np.mean(np.array(content) != np.array(offline_content))
     assert acoustic_changed > 0.25 and content_changed > 0.05
@@ -133,8 +133,8 @@ def test_right_context_decides_agreement_with_offline():
 
 def test_finish_and_reset_start_a_new_clip():
     audio = noise(5000, seed=3)
-    expected = sliding_window_encode(CODEC, audio, 0.3, 0.06, 0.08)
-    stream = SlidingWindowCodes(CODEC, 0.3, 0.06, 0.08)
+    expected = sliding_window_encode(CODEC, audio, 0.08, 0.3, 0.06)
+    stream = SlidingWindowCodes(CODEC, 0.08, 0.3, 0.06)
     assert stream.finish() == {"content": [], "acoustic": []}  # nothing pushed: no codes
     assert stream_codes(stream, audio, [700])[:2] == expected
     assert stream_codes(stream, audio, [1234])[:2] == expected  # finish started over
@@ -158,6 +158,7 @@ def test_finish_and_reset_start_a_new_clip():
     ],
 )
 def test_bad_settings_raise(kwargs, match):
+    kwargs = {"hop_seconds": 8 / 30, **kwargs}  # one group of 8 frames at 30 fps unless the case sets it
     with pytest.raises(ValueError, match=match):
         SlidingWindowCodes(CODEC, **kwargs)
     with pytest.raises(ValueError, match=match):
@@ -174,20 +175,20 @@ def test_bad_settings_raise(kwargs, match):
     ],
 )
 def test_bad_audio_raises(audio, match):
-    stream = SlidingWindowCodes(CODEC)
+    stream = SlidingWindowCodes(CODEC, hop_seconds=0.1)
     stream.push(noise(1000))
     with pytest.raises(ValueError, match=match):
         stream.push(audio)
     assert stream.samples == 1000  # the bad chunk was not kept
     with pytest.raises(ValueError, match=match):
-        sliding_window_encode(CODEC, audio)
+        sliding_window_encode(CODEC, audio, hop_seconds=0.1)
 
 
 @pytest.mark.parametrize("codes", [1, 3, 7, 10, 14])
 def test_a_hop_of_whole_codes_in_seconds_is_whole(codes):
     """`hop_seconds = codes / 50` is `codes` codes, though `codes / 50 * 50` may not be exactly `codes` in floats:
     a window of `codes + 1` codes holds its blocks."""
-    stream = SlidingWindowCodes(CODEC, (codes + 1) / 50, 0.0, codes / 50)
+    stream = SlidingWindowCodes(CODEC, codes / 50, (codes + 1) / 50, 0.0)
     assert stream.hop == codes and [block_end(block, stream.hop) for block in range(3)] == [
         codes + 1, 2 * codes + 1, 3 * codes + 1
     ]

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data.speech_synthesis import HELDOUT_VOICE, Voice
-from .data.synthetic import GROUP_SIZE, IDENTITY_DIM, NUM_EMOTIONS, sample_dyadic_clip
+from .data.synthetic import sample_dyadic_clip
 from .data.windowing import group_labels
-
-FPS = 30  # the corpus's frame rate
+from .modeling.constants import FPS, GROUP_SIZE, IDENTITY_DIM, NUM_EMOTIONS
 
 
 @dataclass

@@ -16,11 +16,11 @@ import torch
 from tqdm.auto import tqdm
 
 from .long_decoding import decode_long
+from .modeling.constants import IDENTITY_DIM, NEUTRAL
 from .pipeline import ListenerPipeline
 from .processing.audio import SAMPLE_RATE
+from .processing.processing_listener import CODE_STREAMS
 
-NEUTRAL = 0  # AffectNet order: 0 Neutral
-ACOUSTIC_STREAMS = ("acoustic", "content")
 SILENCE_PEAK = 1e-4
 
 
@@ -38,12 +38,12 @@ def check_speech(audio: np.ndarray, name: str = "audio") -> np.ndarray:
 
 def drop_acoustic_streams(processor) -> None:
     """Run `processor` without SpeechTokenizer's streams (its model was trained with them: expect worse motion)."""
-    kept = tuple(name for name in processor.modalities if name not in ACOUSTIC_STREAMS)
+    kept = tuple(name for name in processor.modalities if name not in CODE_STREAMS)
     if not kept:
         raise ValueError(f"the model reads only {processor.modalities}: it cannot run without acoustic tokens")
     if kept != processor.modalities:
         warnings.warn(
-            f"running without the {'/'.join(n for n in processor.modalities if n in ACOUSTIC_STREAMS)} tokens the "
+            f"running without the {'/'.join(n for n in processor.modalities if n in CODE_STREAMS)} tokens the "
             "model was trained with: its listener motion will be worse", UserWarning, stacklevel=2,
         )  # fmt: skip
         processor.modalities = kept
@@ -78,10 +78,10 @@ def recording_inputs(
         _say(progress, "transcribing (ASR with word times)")
         end = num_frames / processor.fps  # a word starting in the audio's last fraction of a frame is dropped
         inputs["words"] = [word for word in processor.asr.transcribe(audio) if word.get("start", word["end"]) < end]
-    if any(name in processor.modalities for name in ACOUSTIC_STREAMS):
+    if any(name in processor.modalities for name in CODE_STREAMS):
         _say(progress, "acoustic codes (SpeechTokenizer)")
         codes = dict(zip(("content", "acoustic"), processor.acoustic_codec.encode(audio)))
-        for name in ACOUSTIC_STREAMS:
+        for name in CODE_STREAMS:
             if name in processor.modalities:
                 inputs[f"{name}_codes"] = list(codes[name])
     if "emotion" in processor.modalities:
@@ -89,7 +89,7 @@ def recording_inputs(
             inputs["emotion_ids"] = [NEUTRAL] * processor.num_groups(num_frames)
         else:
             inputs["speaker_motion"] = speaker_motion[:num_frames]
-            inputs["speaker_shape"] = np.zeros(100) if speaker_shape is None else speaker_shape
+            inputs["speaker_shape"] = np.zeros(IDENTITY_DIM) if speaker_shape is None else speaker_shape
     return inputs
 
 

@@ -65,7 +65,7 @@ def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndar
         if processor.acoustic_codec_type == "speechtokenizer":
             settings = {"window_seconds": args.code_window_seconds,
                         "right_context_seconds": args.code_right_context_seconds}  # fmt: skip
-        codes = processor.acoustic_codec.streaming(**settings)
+        codes = processor.code_streamer(**settings)
     use_frames = args.speaker_motion is not None and "emotion" in processor.modalities
     shape = (np.zeros(100) if speaker_shape is None else speaker_shape) if use_frames else None
     return ListenerStream(pipeline.model, processor, pipeline.vqvae, listener_identity=beta, speaker_shape=shape,

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from ..modeling.constants import FPS, GROUP_SIZE
+
 SOURCES = {
     "l2l_trevor": {
         "pretty_name": "L2L-trevor listening windows",
@@ -62,8 +64,8 @@ def build_dataset_card(
     dataset_name: str,
     split_sizes: dict,
     preprocessing: list[str],
-    fps: int = 30,
-    group_size: int = 8,
+    fps: int = FPS,
+    group_size: int = GROUP_SIZE,
     history_seconds: float = 3.0,
     repo_or_path: str = "path/to/this/dataset",
 ) -> DatasetCard:

@@ -3,7 +3,8 @@
 An example holds one window of `T` frames:
 
 - `speaker_motion`, `listener_motion` (`float32 (T, 56)`): raw (de-normalised) FLAME expression (50) +
-  head rotation (3) + jaw (3) per frame, at `fps` frames per second.
+  head rotation (3) + jaw (3) per frame (the layout of `mmlistener.modeling.constants`), at `fps` frames per
+  second.
 - `listener_identity` (`float32 (100,)`): the listener's FLAME shape beta (mean over the window's frames).
 - `speaker_shape` (`float32 (100,)`): the speaker's shape beta (used by the emotion recogniser).
 - `words`: `{"text", "start", "end"}` in seconds from the window's first frame, the words that end inside
@@ -24,10 +25,7 @@ column is added by the tokenising step, not by the builders.
 
 from datasets import Array2D, Features, List, Value
 
-MOTION_DIM = 56
-IDENTITY_DIM = 100
-EXPRESSION_DIM = 50
-POSE_DIM = 6
+from ..modeling.constants import IDENTITY_DIM, MOTION_DIM
 
 SCHEMA_VERSION = "1.1.0"  # builders cache under it: bump whenever EXAMPLE_FEATURES change
 
@@ -58,10 +56,6 @@ __all__ = [
     "EVENTS",
     "EVENT_KINDS",
     "EXAMPLE_FEATURES",
-    "EXPRESSION_DIM",
-    "IDENTITY_DIM",
-    "MOTION_DIM",
-    "POSE_DIM",
     "SCHEMA_VERSION",
     "WORD",
 ]

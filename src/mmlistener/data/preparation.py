@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import datasets
 import numpy as np
 
+from ..modeling.constants import FPS, GROUP_SIZE
 from ..processing.streaming_codes import (
-    DEFAULT_HOP_SECONDS,
     DEFAULT_RIGHT_CONTEXT_SECONDS,
     DEFAULT_WINDOW_SECONDS,
     HOP_SAMPLES,
@@ -76,10 +76,11 @@ class PreparationArguments:
         default=DEFAULT_RIGHT_CONTEXT_SECONDS,
         metadata={"help": "streaming mode: audio after a block of codes before it is final (the latency)."},
     )
-    streaming_hop_seconds: float = field(
-        default=DEFAULT_HOP_SECONDS,
-        metadata={"help": "streaming mode: audio per block of codes (one encode each); default one group at 30 fps."},
-    )
+    streaming_hop_seconds: float | None = field(
+        default=None,
+        metadata={"help": "streaming mode: audio per block of codes (one encode each); default one group of the "
+                  "builder config (group_size / fps), as ListenerProcessor.code_streamer streams."},
+    )  # fmt: skip
     emotion_checkpoint: str | None = field(
         default=None, metadata={"help": "EmotionRecognizer directory: emotion ids from the speaker's motion."}
     )
@@ -101,17 +102,18 @@ class PreparationArguments:
             raise ValueError(
                 f"acoustic_codes_mode must be one of {ACOUSTIC_CODES_MODES}, got {self.acoustic_codes_mode!r}"
             )
-        if self.acoustic_codes_mode == "streaming":
-            window_settings(**self.streaming_settings())
+        if self.acoustic_codes_mode == "streaming":  # with a builder config's default group until one is built
+            window_settings(**self.streaming_settings(GROUP_SIZE / FPS))
 
-    def streaming_settings(self) -> dict | None:
-        """`SlidingWindowCodes` settings of the streaming mode; `None` in offline mode."""
+    def streaming_settings(self, group_seconds: float) -> dict | None:
+        """`SlidingWindowCodes` settings of the streaming mode, blocks of `streaming_hop_seconds` or else of one
+        group (`group_seconds`); `None` in offline mode."""
         if self.acoustic_codes_mode != "streaming":
             return None
         return {
             "window_seconds": self.streaming_window_seconds,
             "right_context_seconds": self.streaming_right_context_seconds,
-            "hop_seconds": self.streaming_hop_seconds,
+            "hop_seconds": group_seconds if self.streaming_hop_seconds is None else self.streaming_hop_seconds,
         }
 
     def front_end_settings(self) -> dict:
@@ -172,7 +174,7 @@ class SpeakerFeatures:
         emotion: bool = False,
         recompute_emotion: bool = False,
         history_seconds: float = 3.0,
-        group_size: int = 8,
+        group_size: int = GROUP_SIZE,
     ):
         if (acoustic or transcribe) and media_dir is None:
             raise ValueError("acoustic codes and transcripts need media_dir (the speaker audio)")
@@ -299,7 +301,7 @@ def prepare_dataset(
         front_ends=args.front_end_settings(),
         media_dir=args.media_dir,
         acoustic=args.media_dir is not None and has_codec,
-        acoustic_streaming=args.streaming_settings(),
+        acoustic_streaming=args.streaming_settings(config.group_size / config.fps),
         transcribe=args.transcribe,
         emotion=args.emotion_checkpoint is not None or args.processor is not None,
         recompute_emotion=args.recompute_emotion,

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from .features import MOTION_DIM
+from ..modeling.constants import MOTION_DIM
 
 
 def load_torch_file(path: str, mmap: bool = False):

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from .features import EXAMPLE_FEATURES, EXPRESSION_DIM, IDENTITY_DIM, POSE_DIM, SCHEMA_VERSION
+from ..modeling.constants import EXPRESSION_DIM, FPS, GROUP_SIZE, IDENTITY_DIM, POSE_DIM
+from .features import EXAMPLE_FEATURES, SCHEMA_VERSION
 from .reading import as_array, check_lengths, load_npy
 from .windowing import no_events, resample_motion, window_bounds, window_words
 
@@ -59,13 +60,13 @@ class RealTalkConfig(datasets.BuilderConfig):
         group_size (`int`, defaults to 8): frames per emotion id (used when features are added).
     """
 
-    fps: int = 30
+    fps: int = FPS
     first_frame: int = 0
     stride: int = 240
     window_frames: int = 240
     min_frames: int = 24
     history_seconds: float = 3.0
-    group_size: int = 8
+    group_size: int = GROUP_SIZE
 
 
 def read_manifest(path: str) -> list[dict]:

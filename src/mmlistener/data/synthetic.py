@@ -22,13 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.ndimage import convolve1d
 
+from ..modeling.constants import EXPRESSION_DIM, FPS, GROUP_SIZE, IDENTITY_DIM, MOTION_DIM, NUM_EMOTIONS
 from ..processing.streaming_codes import HOP_SAMPLES
 from .speech_synthesis import CORPUS_VOICES, SAMPLE_RATE, Voice, synthesize_word
 from .windowing import CODE_RATE
 
-MOTION_DIM = 56
-IDENTITY_DIM = 100
-EXPRESSION_DIM = 50
 _STYLE_SEED = 20250611  # fixed: the beta -> style map is part of the corpus definition
 
 
@@ -59,7 +57,7 @@ def identity_style(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def content_motion(
-    num_frames: int, rng: np.random.Generator, fps: int = 30, num_factors: int = 6
+    num_frames: int, rng: np.random.Generator, fps: int = FPS, num_factors: int = 6
 ) -> np.ndarray:
     """Identity-free motion content `(num_frames, 56)` with zero mean per channel on average."""
     t = np.arange(num_frames) / fps
@@ -100,7 +98,7 @@ def identity_betas(num_identities: int, seed: int = 0) -> np.ndarray:
 
 
 def sample_identity_motion(
-    num_sequences: int, num_frames: int, num_identities: int = 4, seed: int = 0, fps: int = 30
+    num_sequences: int, num_frames: int, num_identities: int = 4, seed: int = 0, fps: int = FPS
 ) -> IdentityMotion:
     """Sequences of several identities, each performing fresh content in its own style."""
     if num_sequences <= 0 or num_frames <= 0 or num_identities <= 0:
@@ -115,9 +113,6 @@ def sample_identity_motion(
 # --------------------------------------------------------------------------------------------------
 # The dyadic corpus: a speaker talks, a listener reacts.
 
-GROUP_SIZE = 8  # frames per emotion id and per listener token
-# AffectNet order: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger, 7 Contempt
-NUM_EMOTIONS = 8
 SPEAKER_EMOTIONS = (0, 1, 2, 3, 6)  # the classes the speaker's Markov chain visits
 EMOTION_STAY = 0.9  # probability that the speaker's emotion stays the same from one group to the next
 NEUTRAL_WORDS = (
@@ -297,7 +292,7 @@ def sample_dyadic_clip(
     speaker_beta: np.ndarray,
     listener_beta: np.ndarray,
     rng: np.random.Generator,
-    fps: int = 30,
+    fps: int = FPS,
     lead_frames: int = LEAD_FRAMES,
     voice: Voice = CORPUS_VOICES[0],
     codec=None,
@@ -453,7 +448,7 @@ def write_synthetic_corpus(
     num_speakers: int = 6,
     min_frames: int = 360,
     max_frames: int = 720,
-    fps: int = 30,
+    fps: int = FPS,
     voices: tuple[Voice, ...] = CORPUS_VOICES,
     codec=None,
 ) -> str:

@@ -19,20 +19,17 @@ from scipy.ndimage import uniform_filter1d
 
 from ..data.synthetic import (
     CONTAGION_LAG,
-    EXPRESSION_DIM,
-    GROUP_SIZE,
     HEAD_PITCH,
     JAW_OPEN,
     LAUGH_FRAMES,
     LAUGH_LAG,
-    MOTION_DIM,
     NOD_FRAMES,
     NOD_LAG,
     emotion_prototypes,
 )
+from ..modeling.constants import EXPRESSION_DIM, FPS, GROUP_SIZE, MOTION_DIM
 from .tables import markdown_table
 
-CORPUS_FPS = 30
 NOD_PERIOD = NOD_FRAMES // 2  # two pitch cycles per nod: 0.4 s, 2.5 Hz
 LAUGH_PERIOD = 6  # the jaw opens at 5 Hz
 MIN_CORRELATION = 0.7  # normalised cross-correlation with the response's shape
@@ -43,7 +40,7 @@ DEFAULT_TOLERANCE = 6  # frames at 30 fps (0.2 s) either side of the expected re
 
 def _frames(frames_at_30: float, fps: float) -> int:
     """A duration given in frames at 30 fps, in frames at `fps`."""
-    return max(1, round(frames_at_30 * fps / CORPUS_FPS))
+    return max(1, round(frames_at_30 * fps / FPS))
 
 
 def _as_motion(motion) -> np.ndarray:
@@ -117,7 +114,7 @@ def detect_oscillations(
     return np.asarray(sorted(starts), dtype=np.int64)
 
 
-def detect_nods(motion, fps: int = 30) -> np.ndarray:
+def detect_nods(motion, fps: int = FPS) -> np.ndarray:
     """Start frames of head nods in one window of raw motion `(T, 56)`.
 
     A nod is the corpus's double nod: head pitch (channel `HEAD_PITCH`) first down then up, two cycles of
@@ -132,7 +129,7 @@ def detect_nods(motion, fps: int = 30) -> np.ndarray:
     return detect_oscillations(pitch, _frames(NOD_FRAMES, fps), _frames(NOD_PERIOD, fps), sign=-1.0)
 
 
-def detect_laughs(motion, fps: int = 30) -> np.ndarray:
+def detect_laughs(motion, fps: int = FPS) -> np.ndarray:
     """Start frames of laughter in one window of raw motion `(T, 56)`.
 
     Laughter is the jaw (channel `JAW_OPEN`) opening and closing at 5 Hz under a Hann envelope over 1.2 s (36
@@ -147,7 +144,7 @@ def detect_laughs(motion, fps: int = 30) -> np.ndarray:
     return detect_oscillations(jaw, _frames(LAUGH_FRAMES, fps), _frames(LAUGH_PERIOD, fps))
 
 
-def emotion_contagion(motion, emotion_ids: Sequence[int], fps: int = 30) -> float:
+def emotion_contagion(motion, emotion_ids: Sequence[int], fps: int = FPS) -> float:
     """How much the listener's expression follows the speaker's emotion in one window.
 
     The speaker's emotion per frame is the window's `emotion_ids` (one per group of `GROUP_SIZE` frames)
@@ -212,7 +209,7 @@ def _rate(numerator: int, denominator: int) -> float:
 
 
 def event_rates(
-    motions: Sequence, examples: Sequence[dict], tolerance_frames: int = DEFAULT_TOLERANCE, fps: int = 30
+    motions: Sequence, examples: Sequence[dict], tolerance_frames: int = DEFAULT_TOLERANCE, fps: int = FPS
 ) -> dict[str, float | int]:
     """Event diagnostics of listener motion over a split.
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..modeling.constants import FPS
 from .scoring import as_motion
 
 # (channel, label) of the 56-dim motion (REFERENCE §1 layout) drawn by default.
@@ -32,7 +33,7 @@ def plot_motion_comparison(
     title: str = "",
     num_windows: int = 3,
     channels: Sequence[tuple[int, str]] = DEFAULT_CHANNELS,
-    fps: int = 30,
+    fps: int = FPS,
 ) -> Path:
     """Draw generated (colour) against ground-truth (black) listener motion and save a PNG.
 

@@ -24,4 +24,20 @@ IDENTITY_DIM = 100
 FPS = 30
 GROUP_SIZE = 8
 
-__all__ = ["EXPRESSION_DIM", "FPS", "GROUP_SIZE", "HEAD_ROTATION", "IDENTITY_DIM", "JAW_ROTATION", "MOTION_DIM", "POSE_DIM"]
+# speaker emotion classes in AffectNet order: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger,
+# 7 Contempt
+NUM_EMOTIONS = 8
+NEUTRAL = 0
+
+__all__ = [
+    "EXPRESSION_DIM",
+    "FPS",
+    "GROUP_SIZE",
+    "HEAD_ROTATION",
+    "IDENTITY_DIM",
+    "JAW_ROTATION",
+    "MOTION_DIM",
+    "NEUTRAL",
+    "NUM_EMOTIONS",
+    "POSE_DIM",
+]

@@ -297,10 +297,25 @@ class ListenerProcessor(ProcessorMixin):
             self._emotion_recognizer = AutoModel.from_pretrained(self.emotion_checkpoint).eval()
         return self._emotion_recognizer
 
+    def code_streamer(self, **settings):
+        """Incremental codes of `acoustic_codec` for a live stream (audio pushed in, final codes out), whose blocks
+        are this processor's groups, so that a group's codes are final with the code that closes it.
+
+        SpeechTokenizer: a [`SlidingWindowCodes`] with `hop_seconds=group_seconds` (`settings`: `window_seconds`,
+        `right_context_seconds`). The weight-free tokenizer (`acoustic_codec_type="prosody"`): its
+        [`StreamingProsodyCodes`], whose codes are frame-local and take no settings.
+        """
+        if self.acoustic_codec_type == "prosody":
+            if settings:
+                raise ValueError(f"the prosody tokenizer streams its offline codes and takes no settings, got {settings}")
+            return self.acoustic_codec.streaming()
+        return self.acoustic_codec.streaming(hop_seconds=self.group_seconds, **settings)
+
     # ----------------------------------------------------------------------------------------------
 
     @property
     def group_seconds(self) -> float:
+        """Seconds of one group, `group_size / fps`."""
         return self.group_size / self.fps
 
     def num_groups(self, num_frames: int) -> int:

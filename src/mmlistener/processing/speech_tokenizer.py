@@ -79,11 +79,12 @@ class SpeechTokenizerCodes:
         model.load_state_dict(torch.load(checkpoint_path, map_location="cpu", weights_only=True))
         return cls(model)
 
-    def streaming(self, **settings):
-        """A [`SlidingWindowCodes`] over this model (`settings`: its window, right context and hop)."""
+    def streaming(self, hop_seconds: float, **settings):
+        """A [`SlidingWindowCodes`] over this model, blocks of `hop_seconds` (`settings`: its window and right
+        context). `ListenerProcessor.code_streamer` gives one whose blocks are the processor's groups."""
         from .streaming_codes import SlidingWindowCodes
 
-        return SlidingWindowCodes(self, **settings)
+        return SlidingWindowCodes(self, hop_seconds, **settings)
 
     @torch.no_grad()
     def encode(self, audio: np.ndarray) -> tuple[list[int], list[int]]:

@@ -13,9 +13,10 @@ The schedule, counting codes from the first sample (code `k` covers samples `[32
 `W`, `R` the window and right context in codes and `h = 50 * hop_seconds` the hop in codes (a fraction allowed):
 
 - block `b` ends with code `e_b - 1`, `e_b = floor((b + 1) h) + 1`: the first code that ends after the block's
-  boundary `(b + 1) h` is its last. With the default hop of one group of 8 frames at 30 fps (`h = 40 / 3`), the
-  blocks end with the codes that close each group of a listener stream (`mmlistener.streaming`), so a group
-  waits for no code beyond its own;
+  boundary `(b + 1) h` is its last. With a hop of one group (`ListenerProcessor.group_seconds`, e.g. 8 frames at
+  30 fps: `h = 40 / 3`), the blocks end with the codes that close each group of a listener stream
+  (`mmlistener.streaming`), so a group waits for no code beyond its own: `ListenerProcessor.code_streamer` sets
+  it so;
 - block `b` (codes `[e_{b-1}, e_b)`) becomes final once the audio through code `e = e_b + R` is known
   (`e * 320` samples); its codes are those of encoding samples `[320 s, 320 e)` with `s = max(0, e - W)` (the
   window's code `j` is code `s + j` of the stream);
@@ -39,7 +40,6 @@ from .speech_tokenizer import CODE_RATE
 HOP_SAMPLES = SAMPLE_RATE // CODE_RATE  # 320 samples per code
 DEFAULT_WINDOW_SECONDS = 1.0
 DEFAULT_RIGHT_CONTEXT_SECONDS = 0.2
-DEFAULT_HOP_SECONDS = 8 / 30  # one group of 8 frames at 30 fps
 
 
 def code_count(samples: int) -> int:
@@ -106,21 +106,21 @@ def _window_codes(codec, audio: np.ndarray, first: int, stop: int) -> tuple[list
 def sliding_window_encode(
     codec,
     audio,
+    hop_seconds: float,
     window_seconds: float = DEFAULT_WINDOW_SECONDS,
     right_context_seconds: float = DEFAULT_RIGHT_CONTEXT_SECONDS,
-    hop_seconds: float = DEFAULT_HOP_SECONDS,
 ) -> tuple[list[int], list[int]]:
     """The codes [`SlidingWindowCodes`] gives for a whole clip: the offline extraction done the streaming way.
 
     Args:
         codec ([`SpeechTokenizerCodes`]): the speech tokenizer.
         audio (`np.ndarray` of shape `(samples,)`): 16 kHz mono.
-        window_seconds, right_context_seconds, hop_seconds: as for [`SlidingWindowCodes`].
+        hop_seconds, window_seconds, right_context_seconds: as for [`SlidingWindowCodes`].
 
     Returns:
         `(content_codes, acoustic_codes)`: two int lists of `ceil(samples / 320)` codes, as `codec.encode`.
     """
-    stream = SlidingWindowCodes(codec, window_seconds, right_context_seconds, hop_seconds)
+    stream = SlidingWindowCodes(codec, hop_seconds, window_seconds, right_context_seconds)
     pushed, tail = stream.push(audio), stream.finish()
     return pushed["content"] + tail["content"], pushed["acoustic"] + tail["acoustic"]
 
@@ -134,16 +134,16 @@ class SlidingWindowCodes:
 
     Args:
         codec ([`SpeechTokenizerCodes`]): the speech tokenizer (its `encode(audio) -> (content, acoustic)`).
+        hop_seconds (`float`): audio per block, one window encode each, at least one code (0.02 s); a listener
+            stream's group (`ListenerProcessor.group_seconds`) makes blocks end with the codes that close its groups.
         window_seconds (`float`, defaults to 1.0): audio encoded per block, a multiple of 0.02 s.
         right_context_seconds (`float`, defaults to 0.2): audio after a block before it is final (the latency), a
             multiple of 0.02 s; with 0 each block ends at its window's right edge.
-        hop_seconds (`float`, defaults to 8 / 30): audio per block, one window encode each; the default is one
-            group of 8 frames at 30 fps, whose blocks end with the codes that close the groups of a listener stream.
 
     Example (`codec` a [`SpeechTokenizerCodes`], `chunks` arrays of 16 kHz samples):
 
     ```python
-    stream = SlidingWindowCodes(codec)
+    stream = SlidingWindowCodes(codec, hop_seconds=8 / 30)  # one group of 8 frames at 30 fps
     for chunk in chunks:
         codes = stream.push(chunk)  # {"content": [...], "acoustic": [...]}, often empty
     codes = stream.finish()  # the last codes; the stream is then empty, as after reset()
@@ -153,9 +153,9 @@ class SlidingWindowCodes:
     def __init__(
         self,
         codec,
+        hop_seconds: float,
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
         right_context_seconds: float = DEFAULT_RIGHT_CONTEXT_SECONDS,
-        hop_seconds: float = DEFAULT_HOP_SECONDS,
     ):
         self.window, self.right_context, self.hop = window_settings(window_seconds, right_context_seconds, hop_seconds)
         self.codec = codec
@@ -218,7 +218,6 @@ class SlidingWindowCodes:
 
 
 __all__ = [
-    "DEFAULT_HOP_SECONDS",
     "DEFAULT_RIGHT_CONTEXT_SECONDS",
     "DEFAULT_WINDOW_SECONDS",
     "HOP_SAMPLES",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .motion import HEAD_ROTATION, JAW_ROTATION, check_identity, check_motion
+from ..modeling.constants import HEAD_ROTATION, JAW_ROTATION
+from .motion import check_identity, check_motion
 
 
 def axis_angle_to_matrix(rotation: np.ndarray) -> np.ndarray:

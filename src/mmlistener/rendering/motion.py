@@ -1,16 +1,13 @@
-"""The motion layout the renderer reads, and the checks every public entry applies to its inputs.
+"""The checks every public entry of the renderer applies to its inputs.
 
-A frame is 56 values (REFERENCE §1): `[0:50]` FLAME expression coefficients, `[50:53]` global head
-rotation and `[53:56]` jaw rotation, both axis-angle in radians. An identity is a FLAME shape vector
-beta `(100,)`.
+A frame is 56 values (REFERENCE §1, the layout of `mmlistener.modeling.constants`): `[0:50]` FLAME expression
+coefficients, `[50:53]` global head rotation and `[53:56]` jaw rotation, both axis-angle in radians. An identity
+is a FLAME shape vector beta `(100,)`.
 """
 
 import numpy as np
 
-from ..data.features import EXPRESSION_DIM, IDENTITY_DIM, MOTION_DIM
-
-HEAD_ROTATION = slice(EXPRESSION_DIM, EXPRESSION_DIM + 3)
-JAW_ROTATION = slice(EXPRESSION_DIM + 3, EXPRESSION_DIM + 6)
+from ..modeling.constants import IDENTITY_DIM, MOTION_DIM
 
 
 def check_motion(motion, name: str = "motion") -> np.ndarray:
@@ -39,4 +36,4 @@ def check_identity(identity, name: str = "identity") -> np.ndarray:
     return array
 
 
-__all__ = ["HEAD_ROTATION", "JAW_ROTATION", "check_identity", "check_motion"]
+__all__ = ["check_identity", "check_motion"]

@@ -4,7 +4,7 @@ Chunks of any size and any fixed sample rate are down-mixed and resampled to 16 
 streaming resampler), then handed to the incremental front ends the processor's modalities need:
 
 - words: [`LocalAgreementASR`] over the processor's recogniser (words come out once stable, late);
-- acoustic / content codes: the processor's codec's streamer (`acoustic_codec.streaming()`): a
+- acoustic / content codes: the processor's codec's streamer (`processor.code_streamer()`): a
   [`SlidingWindowCodes`] over SpeechTokenizer (codes come out once they have their right context), or a
   [`StreamingProsodyCodes`] (the weight-free tokenizer's exact codes, 35 ms after each code's end);
 - emotion: Neutral for each group the audio has covered, unless the stream derives emotion from the speaker's
@@ -13,10 +13,9 @@ streaming resampler), then handed to the incremental front ends the processor's 
 
 import numpy as np
 
-from ..listen import NEUTRAL
+from ..modeling.constants import NEUTRAL
 from ..processing.audio import SAMPLE_RATE, to_mono
-
-CODE_STREAMS = ("acoustic", "content")
+from ..processing.processing_listener import CODE_STREAMS
 
 
 class AudioInputs:
@@ -42,7 +41,7 @@ class AudioInputs:
             self.asr = LocalAgreementASR(processor.asr, background=True)
         self.codes = codes
         if self.codes is None and any(name in processor.modalities for name in CODE_STREAMS):
-            self.codes = processor.acoustic_codec.streaming()
+            self.codes = processor.code_streamer()
         self.neutral_emotion = neutral_emotion and "emotion" in processor.modalities
         self.reset()
 

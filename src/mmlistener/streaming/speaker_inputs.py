@@ -15,10 +15,9 @@ import sys
 
 import numpy as np
 
+from ..processing.processing_listener import CODE_STREAMS
 from ..processing.streams import as_ids, code_frames
 from ..processing.word_timing import as_word_list, frame_of, word_frames, word_seconds, word_times
-
-CODE_STREAMS = ("acoustic", "content")
 
 
 class SpeakerInputs:
@@ -179,4 +178,4 @@ class SpeakerInputs:
         return [text for _, _, text in taken], codes, emotion
 
 
-__all__ = ["CODE_STREAMS", "SpeakerInputs"]
+__all__ = ["SpeakerInputs"]
