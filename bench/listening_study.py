@@ -17,9 +17,9 @@ import os
 import time
 from pathlib import Path
 
+from mmlistener.arguments import parse_arguments
 from mmlistener.demo import DemoArguments, run_demo
 from mmlistener.evaluation.tables import markdown_table
-from mmlistener.training.arguments import parse_arguments
 
 FORMER_BACKBONE = "n_layer=2,n_embd=64,n_head=4,n_positions=1024"
 VQVAE = "hidden_size=64,codebook_dim=64,codebook_size=64,num_residual_layers=2"

@@ -12,8 +12,9 @@ dataset card; --push_to_hub uploads it. Arguments also load from a JSON or YAML 
 
 from dataclasses import asdict, dataclass, field
 
+from mmlistener.arguments import parse_arguments
 from mmlistener.data import L2LTrevor
-from mmlistener.data.preparation import PreparationArguments, parse_arguments, prepare_dataset
+from mmlistener.data.preparation import PreparationArguments, prepare_dataset
 
 
 @dataclass

@@ -11,8 +11,9 @@ the DatasetDict (+ Parquet with --parquet), mean/std and a dataset card; --push_
 
 from dataclasses import asdict, dataclass, field
 
+from mmlistener.arguments import parse_arguments
 from mmlistener.data import RealTalk
-from mmlistener.data.preparation import PreparationArguments, parse_arguments, prepare_dataset
+from mmlistener.data.preparation import PreparationArguments, prepare_dataset
 
 
 @dataclass

@@ -159,6 +159,15 @@ def test_bad_streaming_codes_settings(flags, match, tmp_path):
         script_main("prepare_l2l_trevor")(["--data_dir", str(tmp_path), "--output_dir", str(tmp_path), *flags])
 
 
+def test_the_scripts_read_a_settings_file_with_dashed_overrides_as_every_entry_point(tmp_path):
+    """The dataset scripts parse with `mmlistener.arguments.parse_arguments`: flags after a settings file override
+    it, in either spelling (the override's bad value is the error, not the file's good one)."""
+    settings = tmp_path / "prepare.json"
+    settings.write_text(json.dumps({"data_dir": str(tmp_path), "output_dir": str(tmp_path), "acoustic_codes_mode": "offline"}))
+    with pytest.raises(ValueError, match="acoustic_codes_mode must be one of"):
+        script_main("prepare_l2l_trevor")([str(settings), "--acoustic-codes-mode", "live"])
+
+
 def test_prepare_realtalk_without_front_ends(tmp_path):
     rng = np.random.default_rng(0)
     root = tmp_path / "realtalk"

@@ -12,8 +12,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from mmlistener.arguments import parse_arguments
 from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
-from mmlistener.training.arguments import DataArguments, LoopArguments, VQVAEArguments, parse_arguments
+from mmlistener.training.arguments import DataArguments, LoopArguments, VQVAEArguments
 from mmlistener.training.loop import EpochBatches, find_checkpoint, list_checkpoints, lr_lambda
 from mmlistener.training.tokenize_motion import listener_codes, tokenize_splits
 
@@ -172,9 +173,9 @@ def test_killed_run_resumes_to_the_same_step_and_weights(dataset_dir, tmp_path):
 
 
 def test_tokenize_adds_one_code_per_group_the_partial_last_one_included(dataset_dir, tmp_path):
+    from mmlistener.data.collators import load_splits
     from mmlistener.modeling.configuration_identity_vqvae import IdentityVQVAEConfig
     from mmlistener.training.arguments import parse_config_overrides
-    from mmlistener.training.data import load_splits
 
     torch.manual_seed(0)
     vqvae = IdentityVQVAE(IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE))).eval()
@@ -197,9 +198,9 @@ TINY_GPT2 = "n_layer=1,n_embd=16,n_head=2,n_positions=1024"
 
 @pytest.fixture(scope="module")
 def tokenised_dir(dataset_dir, tmp_path_factory):
+    from mmlistener.data.collators import load_splits
     from mmlistener.modeling.configuration_identity_vqvae import IdentityVQVAEConfig
     from mmlistener.training.arguments import parse_config_overrides
-    from mmlistener.training.data import load_splits
 
     torch.manual_seed(0)
     vqvae = IdentityVQVAE(IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE)))

@@ -187,7 +187,7 @@ def run_demo(args: DemoArguments) -> dict:
 
 def parse_and_run(args: list[str] | None = None) -> dict:
     """Run the demo from command-line style `args` (default `sys.argv[1:]`); return its results."""
-    from .training.arguments import parse_arguments
+    from .arguments import parse_arguments
 
     (demo_args,) = parse_arguments((DemoArguments,), args)
     return run_demo(demo_args)

@@ -232,7 +232,7 @@ def run_reproduce(args: ReproduceArguments) -> dict:
 
 def parse_and_run(args: list[str] | None = None) -> dict:
     """Run the study from command-line style `args` (a config file first, flags after it override it)."""
-    from .training.arguments import parse_arguments
+    from .arguments import parse_arguments
 
     (reproduce_args,) = parse_arguments((ReproduceArguments,), args)
     return run_reproduce(reproduce_args)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arguments import parse_arguments
 from ..rendering import Panel, check_panels, load_head, render_frames, render_video, video_panels
-from ..training.arguments import parse_arguments
 
 
 @dataclass

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..arguments import parse_arguments
 from ..processing.audio import SAMPLE_RATE
 from ..processing.incremental_asr import LocalAgreementASR
 from ..processing.streaming_codes import DEFAULT_RIGHT_CONTEXT_SECONDS, DEFAULT_WINDOW_SECONDS
 from ..streaming import ListenerStream
 from ..streaming.realtime import feed
-from ..training.arguments import parse_arguments
 from .listen import SpeakerArguments, build_pipeline, read_recording, render
 
 

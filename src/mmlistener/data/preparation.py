@@ -123,22 +123,6 @@ class PreparationArguments:
         return {key: value for key, value in settings.items() if value is not None}
 
 
-def parse_arguments(dataclass_types: tuple, argv: list[str] | None = None) -> tuple:
-    """Parse command-line `argv` (default `sys.argv[1:]`) into `dataclass_types` with `HfArgumentParser`; a
-    single `.json` / `.yaml` argument is read as a file of arguments."""
-    import sys
-
-    from transformers import HfArgumentParser
-
-    parser = HfArgumentParser(dataclass_types)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(argv[0])
-    if len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(argv[0])
-    return parser.parse_args_into_dataclasses(args=argv)
-
-
 class SpeakerFeatures:
     """`datasets.map` function adding the speaker's acoustic/content codes, words and emotion ids to windows.
 
@@ -387,7 +371,6 @@ __all__ = [
     "ACOUSTIC_CODES_MODES",
     "PreparationArguments",
     "SpeakerFeatures",
-    "parse_arguments",
     "prepare_dataset",
     "save_prepared",
 ]

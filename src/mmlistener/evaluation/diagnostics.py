@@ -13,9 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.collators import ListenerCollator
 from ..pipeline import SPEAKER_KEYS, ListenerPipeline
 from ..processing.processing_listener import IGNORE_INDEX
-from ..training.data import ListenerCollator
 from .scoring import score_predictions
 from .tables import markdown_table
 

@@ -13,7 +13,6 @@ from .arguments import (
     LoopArguments,
     TokenizeArguments,
     VQVAEArguments,
-    parse_arguments,
 )
 from .loop import TrainResult, make_accelerator, train
 
@@ -25,6 +24,5 @@ __all__ = [
     "TrainResult",
     "VQVAEArguments",
     "make_accelerator",
-    "parse_arguments",
     "train",
 ]

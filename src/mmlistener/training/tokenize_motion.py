@@ -14,9 +14,10 @@ from collections import defaultdict
 import numpy as np
 import torch
 
+from ..arguments import parse_arguments
+from ..data.collators import load_splits
 from ..modeling.modeling_identity_vqvae import IdentityVQVAE
-from .arguments import TokenizeArguments, parse_arguments
-from .data import load_splits
+from .arguments import TokenizeArguments
 
 
 @torch.no_grad()

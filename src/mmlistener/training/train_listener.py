@@ -18,15 +18,15 @@ import os
 
 from accelerate.utils import set_seed
 
+from ..arguments import parse_arguments
+from ..data.collators import ListenerCollator, load_splits, select_split
 from ..pipeline import check_compatible
 from .arguments import (
     DataArguments,
     ListenerModelArguments,
     LoopArguments,
-    parse_arguments,
     parse_config_overrides,
 )
-from .data import ListenerCollator, load_splits, select_split
 from .loop import TrainResult, finish_run, make_accelerator, train
 
 

@@ -14,10 +14,11 @@ import os
 
 from accelerate.utils import set_seed
 
+from ..arguments import parse_arguments
+from ..data.collators import MotionCrops, load_splits, select_split, stack_collate
 from ..modeling.configuration_identity_vqvae import IdentityVQVAEConfig
 from ..modeling.modeling_identity_vqvae import IdentityVQVAE
-from .arguments import DataArguments, LoopArguments, VQVAEArguments, parse_arguments, parse_config_overrides
-from .data import MotionCrops, load_splits, select_split, stack_collate
+from .arguments import DataArguments, LoopArguments, VQVAEArguments, parse_config_overrides
 from .loop import TrainResult, finish_run, make_accelerator, train
 
 LOG_KEYS = ("reconstruction_loss", "commit_loss", "velocity_loss", "perplexity")

@@ -1,4 +1,5 @@
-"""Training inputs: dataset splits, VQ-VAE motion crops, and the listener LM collator."""
+"""Model inputs from prepared splits, for training and evaluation alike: the splits, VQ-VAE motion crops and the
+listener LM collator (below both `mmlistener.training` and `mmlistener.evaluation`; the processor is passed in)."""
 
 import os
 from collections.abc import Sequence
