@@ -1,18 +1,26 @@
-"""ListenerForCausalLM generation speed: cached interleaved generation against full recompute, fp32 and int8.
+"""ListenerForCausalLM generation speed: cached interleaved generation against full recompute, fp32 and int8 paths.
 
 A GPT-2-Medium-sized random backbone (24 layers, 1024 hidden, 16 heads, 50,257 text tokens) reads one
 8-second segment built by the ListenerProcessor from realistic features: ~25 words, 400 acoustic codes
 (50 Hz), 30 emotion ids, history words, i.e. 30 groups with their special tokens. Printed in one run, per
 model: per-group step latency (p50 / p95 / max) of the cached path against the real-time budget of one
 listener token per 8 frames at 30 fps (266.7 ms); cached generation time of the clip; full-recompute time
-(`use_cache=False`) and the ratio; weight memory. With `--quantization int8` the same run builds the float
-model and an int8 copy (`quantize_backbone(..., "int8")`) and alternates their cached runs, so that both
-see the same machine load; it also prints the fraction of int8 codes equal to the float codes, as
-information only: random weights give near-tied logits that flip easily (`bench/quantization_agreement.py`
-measures agreement on a trained model). Then peak resident memory, torch threads and the machine's load
-average. Prints figures; asserts nothing.
+(`use_cache=False`) and the ratio; weight memory. With `--quantization METHOD ...` the same run builds the float
+model and one int8 copy per method and alternates their cached runs, so that all see the same machine load:
 
-    .venv/bin/python bench/generation.py [--quantization int8] [--layers 24] [--hidden 1024] [--repeats 3] [--threads 1]
+- `int8`: the package's path, `quantize_backbone(..., "int8")` (torch.ao's dynamic int8 linear layers, fbgemm);
+- `torchao-int8`: torchao's `Int8DynamicActivationInt8WeightConfig` through `torchao.quantization.quantize_` on
+  the same linear layers (int8 weights and per-token int8 activations; what `TorchAoConfig("int8_dynamic_activation_
+  int8_weight")` applies in transformers), eager as generation runs;
+- `torchao-int8-weight-only`: torchao's `Int8WeightOnlyConfig` (int8 weights, float activations).
+
+For each it prints the step p50 against float32's and the fraction of its greedy codes equal to the float codes,
+as information only: random weights give near-tied logits that flip easily (`bench/quantization_agreement.py`
+measures agreement on a trained model). Then peak resident memory, torch threads and the machine's load average.
+Prints figures; asserts nothing. The torchao methods need `pip install "mmlistener[torchao]"`.
+
+    .venv/bin/python bench/generation.py [--quantization int8 torchao-int8 torchao-int8-weight-only] [--layers 24]
+        [--hidden 1024] [--repeats 3] [--threads 1]
 """
 
 import argparse
@@ -28,10 +36,17 @@ from transformers import GPT2Config
 
 from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerProcessor
 from mmlistener.modeling import quantize_backbone
+from mmlistener.modeling.constants import FPS, GROUP_SIZE
+from mmlistener.modeling.quantization import conv1d_to_linear
 from mmlistener.processing import gpt2_tokenizer_from_tiktoken
 
-FPS, SECONDS, GROUP = 30, 8, 8
-BUDGET_MS = 1000 * GROUP / FPS
+SECONDS = 8
+BUDGET_MS = 1000 * GROUP_SIZE / FPS
+TORCHAO_CONFIGS = {
+    "torchao-int8": "Int8DynamicActivationInt8WeightConfig",
+    "torchao-int8-weight-only": "Int8WeightOnlyConfig",
+}
+QUANTIZATIONS = ("int8", *TORCHAO_CONFIGS)
 
 
 def segment(rng: np.random.Generator) -> dict:
@@ -42,7 +57,7 @@ def segment(rng: np.random.Generator) -> dict:
         "words": [{"text": str(rng.choice(vocabulary)), "start": float(e - 0.2), "end": float(e)} for e in ends],
         "history_words": [{"text": w, "start": -1.5 + i * 0.4, "end": -1.3 + i * 0.4} for i, w in enumerate("and so then".split())],
         "acoustic_codes": rng.integers(0, 1024, size=SECONDS * 50).tolist(),
-        "emotion_ids": rng.integers(0, 8, size=SECONDS * FPS // GROUP).tolist(),
+        "emotion_ids": rng.integers(0, 8, size=SECONDS * FPS // GROUP_SIZE).tolist(),
         "num_frames": SECONDS * FPS,
     }
 
@@ -51,11 +66,35 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def quantized_copy(model: ListenerForCausalLM, method: str) -> ListenerForCausalLM:
+    """An int8 copy of the float `model` by `method` (one of `QUANTIZATIONS`): the blocks' linear layers."""
+    model = copy.deepcopy(model)
+    if method == "int8":
+        return quantize_backbone(model, "int8")
+    try:
+        from torchao import quantization
+    except ImportError as error:
+        raise SystemExit(f"--quantization {method} needs torchao: pip install 'mmlistener[torchao]'") from error
+    base = model.backbone.base_model  # the blocks, as quantize_backbone takes them (GPT-2's Conv1D made Linear)
+    conv1d_to_linear(base)
+    quantization.quantize_(base, getattr(quantization, TORCHAO_CONFIGS[method])())
+    return model.eval()
+
+
 def weights_mb(model: torch.nn.Module) -> float:
-    """Parameters and buffers, plus the packed weights of int8 linear layers (not parameters), in MB."""
+    """Parameters and buffers (torchao's int8 tensors count their int8 data and scales), plus the packed weights of
+    torch.ao's int8 linear layers (not parameters), in MB."""
     tensors = list(model.parameters()) + list(model.buffers())
     tensors += [m.weight() for m in model.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
-    return sum(t.numel() * t.element_size() for t in tensors) / 2**20
+    return sum(tensor_bytes(t) for t in tensors) / 2**20
+
+
+def tensor_bytes(tensor: torch.Tensor) -> int:
+    """Bytes of `tensor`; a tensor subclass (torchao's int8 weights) counts the plain tensors it is made of."""
+    if hasattr(tensor, "__tensor_flatten__") and type(tensor) is not torch.nn.Parameter:
+        names, _ = tensor.__tensor_flatten__()
+        return sum(tensor_bytes(getattr(tensor, name)) for name in names)
+    return tensor.numel() * tensor.element_size()
 
 
 def cached_run(model: ListenerForCausalLM, batch: dict) -> tuple[float, list[float], torch.LongTensor]:
@@ -101,11 +140,12 @@ def report(results: dict[str, dict], models: dict[str, ListenerForCausalLM], rep
         "ratio recompute/cached (x)": [r["recompute_s"] / statistics.median(r["clip_s"]) for r in results.values()],
         "weights (MB)": [weights_mb(model) for model in models.values()],
     }
-    print(f"{'':34s}" + "".join(f"{name:>10s}" for name in names))
+    widths = [max(10, len(name) + 2) for name in names]
+    print(f"{'':34s}" + "".join(f"{name:>{width}s}" for name, width in zip(names, widths)))
     for label, values in rows.items():
-        print(f"{label:34s}" + "".join(f"{value:10.1f}" for value in values))
+        print(f"{label:34s}" + "".join(f"{value:{width}.1f}" for value, width in zip(values, widths)))
     same = [str(torch.equal(r["codes"], r["recomputed"])) for r in results.values()]
-    print(f"{'cached codes == recompute codes':34s}" + "".join(f"{value:>10s}" for value in same))
+    print(f"{'cached codes == recompute codes':34s}" + "".join(f"{value:>{width}s}" for value, width in zip(same, widths)))
     print(f"real-time budget per group: {BUDGET_MS:.1f} ms")
 
 
@@ -117,9 +157,10 @@ def main() -> None:
     parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="weights and activations")
     parser.add_argument(
         "--quantization",
-        choices=("none", "int8"),
-        default="none",
-        help="int8: also build an int8 copy of the float32 model and measure both side by side in this run",
+        nargs="*",
+        choices=QUANTIZATIONS,
+        default=[],
+        help="also build an int8 copy of the float32 model per method and measure all side by side in this run",
     )
     parser.add_argument("--repeats", type=int, default=3, help="cached runs per model (the recompute path runs once)")
     parser.add_argument(
@@ -130,8 +171,8 @@ def main() -> None:
         "each other make small per-group ops far slower (run with --threads 2 to see it)",
     )
     args = parser.parse_args()
-    if args.quantization == "int8" and args.dtype != "float32":
-        parser.error("--quantization int8 quantizes a float32 model: drop --dtype")
+    if args.quantization and args.dtype != "float32":
+        parser.error("--quantization quantizes a float32 model: drop --dtype")
     torch.set_num_threads(args.threads)
 
     tokenizer = gpt2_tokenizer_from_tiktoken()
@@ -142,10 +183,10 @@ def main() -> None:
     models = {args.dtype: ListenerForCausalLM(config).to(getattr(torch, args.dtype)).eval()}
     build_s = time.perf_counter() - started
     rss_model = peak_rss_mb()
-    if args.quantization == "int8":
+    for method in args.quantization:
         started = time.perf_counter()
-        models["int8"] = quantize_backbone(copy.deepcopy(models[args.dtype]), "int8")
-        print(f"int8 copy quantized in {time.perf_counter() - started:.1f} s")
+        models[method] = quantized_copy(models[args.dtype], method)
+        print(f"{method} copy quantized in {time.perf_counter() - started:.1f} s")
     processor = ListenerProcessor.from_listener_config(tokenizer, config)
     batch = processor(**segment(np.random.default_rng(0)), return_tensors="pt")
     batch = {key: value for key, value in batch.items() if key != "labels"}
@@ -159,15 +200,16 @@ def main() -> None:
 
     results = measure(models, batch, args.repeats)
     report(results, models, args.repeats)
-    if args.quantization == "int8":
-        fast, reference = results["int8"], results[args.dtype]
+    reference = results[args.dtype]
+    for method in args.quantization:
+        fast = results[method]
         speedup = np.percentile(reference["steps_ms"], 50) / np.percentile(fast["steps_ms"], 50)
         over_recompute = reference["recompute_s"] / statistics.median(fast["clip_s"])
-        print(f"int8 step p50 {speedup:.1f}x faster than float32's; float32 recompute / int8 cached clip: {over_recompute:.1f}x")
         agree = int((fast["codes"] == reference["codes"]).sum())
         print(
-            f"int8 greedy codes equal to float32's: {agree}/{groups} ({agree / groups:.3f}; information only: "
-            "random weights, near-tied logits; bench/quantization_agreement.py measures a trained model)"
+            f"{method}: step p50 {speedup:.2f}x float32's speed; float32 recompute / cached clip {over_recompute:.1f}x; "
+            f"greedy codes equal to float32's {agree}/{groups} ({agree / groups:.3f}; information only: random "
+            "weights, near-tied logits; bench/quantization_agreement.py measures a trained model)"
         )
     cache_mb = 2 * args.layers * length * args.hidden * getattr(torch, args.dtype).itemsize / 2**20
     print(

@@ -92,6 +92,18 @@ def test_from_pretrained_quantizes_when_asked(fitted, quantized, batch, tmp_path
     assert not any(isinstance(m, INT8_LINEAR) for m in plain.modules())
 
 
+def test_quantizing_is_not_silent_about_torch_ao_being_deprecated(fitted):
+    """torch.ao's eager quantization is deprecated (the module docstring says why it is kept): torch says so."""
+    with pytest.warns(DeprecationWarning, match="torch.ao.quantization is deprecated"):
+        quantize_backbone(copy.deepcopy(fitted), "int8")
+
+
+def test_a_quantized_model_is_not_saved_and_the_error_says_how_to_get_it(quantized, tmp_path):
+    with pytest.raises(ValueError, match=r"quantize after loading with ListenerForCausalLM.from_pretrained\(path, quantization='int8'\)"):
+        quantized.save_pretrained(tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 def test_an_unknown_method_or_a_non_float32_model_is_refused(fitted, tmp_path):
     with pytest.raises(ValueError, match="'int4'"):
         quantize_backbone(copy.deepcopy(fitted), "int4")

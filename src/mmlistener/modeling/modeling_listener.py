@@ -236,6 +236,17 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         model = super().from_pretrained(*args, **kwargs)
         return model if quantization is None else quantize_backbone(model, quantization)
 
+    def save_pretrained(self, *args, **kwargs):
+        """[`PreTrainedModel.save_pretrained`]. A model quantized by [`quantize_backbone`] is refused: its int8
+        weights are torch.ao's packed buffers, not parameters; save the float model and quantize after loading."""
+        method = getattr(self, "backbone_quantization", None)
+        if method is not None:
+            raise ValueError(
+                f"this model's backbone is quantized ({method}) and cannot be saved: save the float model, and "
+                f"quantize after loading with ListenerForCausalLM.from_pretrained(path, quantization={method!r})"
+            )
+        return super().save_pretrained(*args, **kwargs)
+
     # -- embeddings (HF accessors) -------------------------------------------------------------------
 
     def get_input_embeddings(self) -> nn.Embedding:

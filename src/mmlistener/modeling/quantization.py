@@ -5,11 +5,14 @@ linear layers of the backbone's blocks into torch.ao's dynamic int8 linear layer
 per-group step reads every weight of the backbone for ~25 tokens: it is bound by memory traffic, which int8
 weights cut by four.
 
-Why torch.ao and not torchao: torchao's CPU int8 layers are Python tensor subclasses that pay only under
-`torch.compile`, and the KV-cached steps of generation defeat compilation (graph breaks, recompiles as the cache
-grows); in eager mode they were several times slower than torch.ao's fbgemm kernels when this module was written
-(a one-off comparison, not kept as a benchmark). What int8 gives, measured by commands of this repository (their
-figures are in `docs/listener_lm.md` and `docs/streaming.md#int8`):
+Why torch.ao and not torchao (transformers' own mechanism, `TorchAoConfig`): `bench/generation.py --quantization
+int8 torchao-int8 torchao-int8-weight-only` measures the three on the same linear layers side by side, and on CPU
+torchao's int8 layers are slower. They are Python tensor subclasses that pay only under `torch.compile`, and the
+KV-cached per-group steps of generation run eager (the cache grows every step). Its figures are in
+`docs/listener_lm.md` ("int8 against torchao"): torchao's int8 dynamic path runs at about two thirds of torch.ao's
+speed (1.7x float32's against 2.6x per group), its weight-only path at float32's. torch.ao's eager quantization is deprecated (torch warns when `quantize_backbone`
+runs; the warnings are not hidden): when it goes, torchao is the way, at that cost. What int8 gives, measured by
+commands of this repository (their figures are in `docs/listener_lm.md` and `docs/streaming.md#int8`):
 
 - `bench/generation.py --quantization int8`: the per-group step of a GPT-2-Medium-sized backbone in float32 and
   int8, side by side;
@@ -20,7 +23,6 @@ figures are in `docs/listener_lm.md` and `docs/streaming.md#int8`):
 """
 
 import functools
-import warnings
 
 import torch
 from torch import nn
@@ -43,7 +45,9 @@ def quantize_backbone(model: nn.Module, method: str) -> nn.Module:
     fed: cached steps and full recompute, or one sample and a batch, may pick different codes where two codes
     are nearly tied (the float model gives the same codes either way). The result is for inference (`generate`,
     `generate_steps`, streaming): its packed weights are not parameters, so it can be neither trained nor
-    saved (`save_pretrained` fails); quantize after loading the float model.
+    saved (`save_pretrained` refuses it, saying so); quantize after loading the float model
+    (`ListenerForCausalLM.from_pretrained(path, quantization="int8")`). torch warns that torch.ao's quantization
+    is deprecated: that is this path (see the module docstring for why it is kept).
 
     Args:
         model ([`ListenerForCausalLM`]): a float32 model (any backbone whose linear layers are `nn.Linear` or
@@ -59,18 +63,14 @@ def quantize_backbone(model: nn.Module, method: str) -> nn.Module:
     base = model.backbone.base_model  # embeddings and blocks; the LM head and the listener head are outside
     if base.dtype != torch.float32:
         raise ValueError(f"int8 quantization takes a float32 model, got {base.dtype}: load it with dtype=torch.float32")
-    _conv1d_to_linear(base)
-    with warnings.catch_warnings():
-        # torch.ao's eager quantization and its quantized tensors are deprecated in favour of torchao, whose int8
-        # linear layers are several times slower on CPU without torch.compile (see the module docstring).
-        warnings.filterwarnings("ignore", message="torch.ao.quantization is deprecated")
-        warnings.filterwarnings("ignore", message="torch.quantize_per_tensor, torch.quantize_per_channel")
-        torch.ao.quantization.quantize_dynamic(
-            base,
-            {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
-            mapping={nn.Linear: linear_class},
-            inplace=True,
-        )
+    conv1d_to_linear(base)
+    torch.ao.quantization.quantize_dynamic(
+        base,
+        {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig},
+        mapping={nn.Linear: linear_class},
+        inplace=True,
+    )
+    model.backbone_quantization = method  # save_pretrained refuses such a model, saying how to get it back
     return model.eval()
 
 
@@ -109,7 +109,7 @@ def _int8_linear_class() -> type[nn.Module]:
     return Int8DynamicLinear
 
 
-def _conv1d_to_linear(module: nn.Module) -> None:
+def conv1d_to_linear(module: nn.Module) -> None:
     """Replace every GPT-2 `Conv1D` under `module` by the equal `nn.Linear` (weight `(nx, nf)` transposed)."""
     for name, child in module.named_children():
         if isinstance(child, Conv1D):
@@ -119,7 +119,7 @@ def _conv1d_to_linear(module: nn.Module) -> None:
                 linear.bias.copy_(child.bias)
             setattr(module, name, linear)
         else:
-            _conv1d_to_linear(child)
+            conv1d_to_linear(child)
 
 
-__all__ = ["QUANTIZATION_METHODS", "quantize_backbone"]
+__all__ = ["QUANTIZATION_METHODS", "conv1d_to_linear", "quantize_backbone"]
