@@ -19,6 +19,7 @@ import torch
 from ..arguments import parse_arguments
 from ..processing.audio import SAMPLE_RATE
 from ..processing.incremental_asr import LocalAgreementASR
+from ..processing.processing_listener import CODE_STREAMS
 from ..processing.streaming_codes import DEFAULT_RIGHT_CONTEXT_SECONDS, DEFAULT_WINDOW_SECONDS
 from ..streaming import ListenerStream
 from ..streaming.realtime import feed
@@ -60,7 +61,7 @@ def build_stream(args: StreamArguments, beta: np.ndarray, speaker_shape: np.ndar
     if "words" in processor.modalities:
         asr = LocalAgreementASR(processor.asr, update_seconds=args.asr_update_seconds, vad=args.vad, background=True)
     codes = None
-    if any(name in processor.modalities for name in ("acoustic", "content")):
+    if any(name in processor.modalities for name in CODE_STREAMS):
         settings = {}  # the weight-free tokenizer streams its offline codes, each a fixed look-ahead after its end
         if processor.acoustic_codec_type == "speechtokenizer":
             settings = {"window_seconds": args.code_window_seconds,

@@ -519,7 +519,7 @@ class ListenerProcessor(ProcessorMixin):
         audio = np.pad(audio, (0, max(missing, 0)))[:clip_samples]
         if sample.get("words") is None and "words" in self.modalities:
             sample["words"] = self.asr.transcribe(audio)
-        wanted = [name for name in ("acoustic", "content") if name in self.modalities]
+        wanted = [name for name in CODE_STREAMS if name in self.modalities]
         if any(sample.get(f"{name}_codes") is None for name in wanted):
             codes = dict(zip(("content", "acoustic"), self.acoustic_codec.encode(audio)))
             for name in wanted:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..modeling.constants import FPS
 from ..processing.audio import read_audio, to_mono
 
 AAC_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
@@ -73,7 +74,7 @@ def _encode_audio(container, stream, waveform: np.ndarray, rate: int, duration: 
 def write_video(
     frames: Iterable[np.ndarray],
     path: str | Path,
-    fps: int = 30,
+    fps: int = FPS,
     audio: np.ndarray | None = None,
     sampling_rate: int | None = None,
 ) -> Path:
