@@ -1,5 +1,7 @@
-"""`mmlistener-app`: the Gradio page served on a local port, called through `gradio_client` and shown in a
-headless browser; `respond` called directly. Tiny models and speech made by the tests (see test_listen.py).
+"""`mmlistener-app`, unlocked (local use): the Gradio page served on a local port, called through `gradio_client`
+and shown in a headless browser (into a temporary folder: `bench/app_screenshot.py` makes the docs' image); `respond`
+called directly; the unlocked page refuses to be served publicly. Tiny models and speech made by the tests (see
+test_listen.py). The locked page: test_app_locked.py.
 
 The screenshot test needs a Chromium (the Debian package `chromium-headless-shell` or `chromium`, or the
 path of one in `MMLISTENER_BROWSER`): without one it fails and says so. `MMLISTENER_SKIP_BROWSER=1` skips it
@@ -11,7 +13,6 @@ import shutil
 import socket
 import subprocess
 from importlib.metadata import entry_points
-from pathlib import Path
 
 import av
 import gradio as gr
@@ -22,9 +23,16 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 from test_listen import _speech, _write_wav, models  # noqa: F401 (models is a fixture)
 
-from mmlistener.cli.app import ENVIRONMENT, AppArguments, build_app, respond, with_environment
+from mmlistener.cli.app import (
+    ENVIRONMENT,
+    UNLOCKED_NOTICE,
+    AppArguments,
+    build_app,
+    launch,
+    respond,
+    with_environment,
+)
 
-SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "app.png"
 BROWSERS = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -124,6 +132,19 @@ def test_model_folders_default_to_the_environment(monkeypatch):
     assert args.model == "/models/lm" and args.vqvae == "flag/vqvae"  # a flag wins over the environment
 
 
+def test_the_unlocked_page_says_it_is_for_local_use(monkeypatch):
+    assert UNLOCKED_NOTICE in str(build_app(AppArguments()).config)
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    for args in (AppArguments(server_name="0.0.0.0"), AppArguments(share=True)):
+        with pytest.raises(ValueError, match="serves on this machine only .* lock it with --models"):
+            launch(args)
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")  # as a Space sets it
+    with pytest.raises(ValueError, match="address '0.0.0.0'"):
+        launch(AppArguments())
+    with pytest.raises(ValueError, match="serves the locked page only: name its models with --models"):
+        launch(AppArguments(model="outputs/lm", vqvae="outputs/vqvae"), locked=True)  # app.py, the Space
+
+
 def test_console_script_is_registered():
     (script,) = [entry for entry in entry_points(group="console_scripts") if entry.name == "mmlistener-app"]
     assert script.value == "mmlistener.cli.app:main"
@@ -158,5 +179,4 @@ def test_headless_browser_shows_the_page(app_url, tmp_path):
         assert image.size == (1280, 900)
         pixels = np.asarray(image.convert("L"), dtype=np.float32)
     assert pixels.std() > 10, "the screenshot is blank"
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, SCREENSHOT)
+    assert "Unlocked: for use on this machine only." in dom

@@ -1,70 +1,47 @@
-"""`mmlistener-app`: a Gradio app around `mmlistener-listen`, usable as a Hugging Face Space (`app.py`).
+"""`mmlistener-app`: a Gradio page around `mmlistener-listen`, locked for public hosting or unlocked on your machine.
 
 ```
 pip install "mmlistener[app,speech]"
-mmlistener-app --model outputs/lm --vqvae outputs/vqvae --asr_checkpoint base.en
+mmlistener-app --models base=outputs/lm:outputs/vqvae --asr_checkpoint base.en   # locked: publishable
+mmlistener-app --model outputs/lm --vqvae outputs/vqvae --asr_checkpoint base.en  # unlocked: this machine only
 ```
 
-Upload or record speech, pick the listener (random, a beta `.npy`, or the listener of a dataset window) and
-the model folders, and get the video. The page calls `respond`, a plain function that the tests (and any
-Python code) can call too; it runs `mmlistener.cli.listen.run`, with the models loaded once per folder.
-Model folders default to the flags below, then to the environment (`ENVIRONMENT`), so a Space only sets
-variables. Needs the `app` extra (gradio).
+Locked (`--models NAME=LM_DIR:VQVAE_DIR ...`, see `app_locked`): the operator names the models, checkpoints,
+dataset and limits, a visitor picks among them; `app.py`, the Space, serves it. Unlocked (no `--models`): every
+model folder, checkpoint and dataset window is a free path on the page, so it serves on the loopback address only
+and says so on the page. Both call a plain function (`respond`, `LockedApp.respond`) that runs
+`mmlistener.cli.listen.run`. Needs the `app` extra (gradio).
 """
 
 import functools
 import os
 import tempfile
 import uuid
-from dataclasses import dataclass, field
 
 try:
     import gradio as gr
 except ImportError as error:  # pragma: no cover (the app extra is installed in the test venv)
     raise ImportError("the app needs gradio: pip install 'mmlistener[app]'") from error
 
-from ..training.arguments import parse_arguments
+from ..arguments import parse_arguments
+from .app_settings import (
+    BETA_FILE,
+    DATASET,
+    ENVIRONMENT,
+    IDENTITY_CHOICES,
+    LOOPBACK,
+    RANDOM,
+    AppArguments,
+    summary,
+    with_environment,
+)
 from .listen import ListenArguments, build_pipeline, run
 
-RANDOM, BETA_FILE, DATASET = "random", "beta .npy", "listener of a dataset"
-IDENTITY_CHOICES = (RANDOM, BETA_FILE, DATASET)
-# field of AppArguments -> the environment variable it falls back to
-ENVIRONMENT = {
-    "model": "MMLISTENER_MODEL",
-    "vqvae": "MMLISTENER_VQVAE",
-    "asr_checkpoint": "MMLISTENER_ASR_CHECKPOINT",
-    "speechtokenizer_checkpoint": "MMLISTENER_SPEECHTOKENIZER_CHECKPOINT",
-}
-
-
-@dataclass
-class AppArguments:
-    """Default model folders of the page, and where it is served (flags also take dashes)."""
-
-    model: str | None = field(
-        default=None, metadata={"help": "Default ListenerForCausalLM directory (else $MMLISTENER_MODEL)."}
-    )
-    vqvae: str | None = field(default=None, metadata={"help": "Default IdentityVQVAE directory (else $MMLISTENER_VQVAE)."})
-    asr_backend: str = field(default="openai-whisper", metadata={"help": "'openai-whisper' or 'faster-whisper'."})
-    asr_checkpoint: str | None = field(
-        default=None, metadata={"help": "Default ASR weights: a model name or a checkpoint (else $MMLISTENER_ASR_CHECKPOINT)."}
-    )
-    speechtokenizer_checkpoint: str | None = field(
-        default=None,
-        metadata={"help": "Default SpeechTokenizer .pt or folder (else $MMLISTENER_SPEECHTOKENIZER_CHECKPOINT)."},
-    )
-    size: int = field(default=256, metadata={"help": "Default pixels per panel side."})
-    server_name: str | None = field(default=None, metadata={"help": "Address to serve on (gradio's default: 127.0.0.1)."})
-    server_port: int | None = field(default=None, metadata={"help": "Port (gradio's default: 7860 or the next free one)."})
-    share: bool = field(default=False, metadata={"help": "Also open a public gradio.live link."})
-
-
-def with_environment(args: AppArguments) -> AppArguments:
-    """`args` with each unset model folder taken from its environment variable (`ENVIRONMENT`)."""
-    for name, variable in ENVIRONMENT.items():
-        if getattr(args, name) is None and os.environ.get(variable):
-            setattr(args, name, os.environ[variable])
-    return args
+UNLOCKED_NOTICE = (
+    "**Unlocked: for use on this machine only.** The model folders, checkpoints and dataset window below are paths "
+    "on the server, and anyone who can open this page can make it read any of them. To publish the page, run it "
+    "locked: `mmlistener-app --models NAME=LM_DIR:VQVAE_DIR` (docs/app.md)."
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -147,22 +124,13 @@ def respond(
         path = run(args, pipeline=pipeline)
     except (ValueError, OSError) as error:
         raise gr.Error(str(error), title="mmlistener") from error
-    return str(path), _summary(path, pipeline, spec, args.seed)
-
-
-def _summary(path, pipeline, spec: str, seed: int) -> str:
-    import av
-
-    with av.open(str(path)) as container:
-        frames = container.streams.video[0].frames
-    fps = pipeline.processor.fps
-    listener = f"random (seed {seed})" if spec == "random" else os.path.basename(spec.rstrip("/")) or spec
-    return (f"{frames} frames ({frames / fps:.1f} s at {fps} fps). Listener: {listener}. "
-            f"The model read the speaker's {', '.join(pipeline.processor.modalities)}.")  # fmt: skip
+    listener = f"random (seed {args.seed})" if spec == "random" else os.path.basename(spec.rstrip("/")) or spec
+    return str(path), summary(path, pipeline, listener)
 
 
 def build_app(args: AppArguments | None = None) -> "gr.Blocks":
-    """The page: the recording and the listener on the left, the models folded below, the video on the right."""
+    """The unlocked page (local use only): the recording and the listener on the left, the model folders folded
+    below, the video on the right."""
     args = with_environment(args or AppArguments())
     with gr.Blocks(title="mmlistener", analytics_enabled=False) as app:
         gr.Markdown(
@@ -170,6 +138,7 @@ def build_app(args: AppArguments | None = None) -> "gr.Blocks":
             "Upload or record someone talking: a listening head (the built-in head, a proxy for FLAME) reacts to "
             "it, with the recording as the soundtrack."
         )
+        gr.Markdown(UNLOCKED_NOTICE)
         with gr.Row():
             with gr.Column():
                 audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Speaker recording")
@@ -208,10 +177,45 @@ def build_app(args: AppArguments | None = None) -> "gr.Blocks":
     return app
 
 
-def main(args: list[str] | None = None) -> None:
-    """Console entry point (`mmlistener-app`): serve the page until interrupted."""
+def serve_address(args: AppArguments) -> str:
+    """The address the page will listen on: the flag, else gradio's `GRADIO_SERVER_NAME`, else the loopback."""
+    return args.server_name or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+
+
+def launch(args: AppArguments, locked: bool = False, **launch_kwargs) -> "gr.Blocks":
+    """Build the page `args` describe and serve it; return the `gr.Blocks` (its `local_url`, its `close()`).
+
+    The page is locked when `args.models` is set (after `with_environment`); `locked=True` (the Space's `app.py`)
+    refuses to serve anything else. The unlocked page serves on a loopback address only and without a share link.
+    `launch_kwargs` go to `gr.Blocks.launch` (e.g. `prevent_thread_lock=True`).
+    """
+    from .app_locked import build_locked_app
+
+    args = with_environment(args)
+    settings = {"server_name": args.server_name, "server_port": args.server_port, "share": args.share}
+    if args.models:
+        app = build_locked_app(args)
+        settings["max_file_size"] = f"{max(1, round(args.max_upload_mb * 1e6))}b"
+    elif locked:
+        raise ValueError(f"this serves the locked page only: name its models with --models NAME=LM_DIR:VQVAE_DIR "
+                         f"(or ${ENVIRONMENT['models']})")  # fmt: skip
+    elif args.share or serve_address(args) not in LOOPBACK:
+        raise ValueError(
+            f"the unlocked page (no --models) lets a visitor read any server path, so it serves on this machine only "
+            f"(address {serve_address(args)!r}, share {args.share}): lock it with --models NAME=LM_DIR:VQVAE_DIR to "
+            "publish it (docs/app.md)"
+        )
+    else:
+        app = build_app(args)
+    app.launch(**settings, **launch_kwargs)
+    return app
+
+
+def main(args: list[str] | None = None, locked: bool = False) -> None:
+    """Console entry point (`mmlistener-app`): serve the page until interrupted; `locked=True` for a Space."""
     (app_args,) = parse_arguments((AppArguments,), args)
-    build_app(app_args).launch(server_name=app_args.server_name, server_port=app_args.server_port, share=app_args.share)
+    launch(app_args, locked=locked)
 
 
-__all__ = ["AppArguments", "ENVIRONMENT", "IDENTITY_CHOICES", "build_app", "main", "respond", "with_environment"]
+__all__ = ["AppArguments", "ENVIRONMENT", "IDENTITY_CHOICES", "UNLOCKED_NOTICE", "build_app", "launch", "main", "respond",
+           "with_environment"]  # fmt: skip

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..arguments import parse_arguments
 from ..listen import check_speech, drop_acoustic_streams, listen
 from ..modeling.quantization import QUANTIZATION_METHODS
 from ..processing.audio import load_audio
 from ..rendering import render_video
-from ..training.arguments import parse_arguments
 from .render import load_npy
 
 IDENTITY_FORMS = "'random', a beta .npy of shape (100,), or a dataset DIR[:SPLIT[:INDEX]] (that window's listener)"
@@ -178,8 +178,9 @@ class SpeakerRecording:
     speaker_shape: np.ndarray | None
 
 
-def read_recording(args: SpeakerArguments) -> SpeakerRecording:
-    """Read `args.audio`, the listener identity and the speaker's files (seeding torch with `args.seed`)."""
+def read_recording(args: SpeakerArguments, beta: np.ndarray | None = None) -> SpeakerRecording:
+    """Read `args.audio`, the listener identity (unless `beta (100,)` is given) and the speaker's files (seeding
+    torch with `args.seed`)."""
     if args.audio is None:
         raise ValueError("give the speaker recording (first argument or --audio)")
     if not os.path.isfile(args.audio):
@@ -187,7 +188,7 @@ def read_recording(args: SpeakerArguments) -> SpeakerRecording:
     torch.manual_seed(args.seed)
     return SpeakerRecording(
         audio=check_speech(load_audio(args.audio), args.audio),
-        beta=listener_identity(args.listener_identity, args.seed),
+        beta=listener_identity(args.listener_identity, args.seed) if beta is None else beta,
         speaker_motion=load_npy(args.speaker_motion, "--speaker_motion") if args.speaker_motion else None,
         speaker_shape=load_npy(args.speaker_identity, "--speaker_identity") if args.speaker_identity else None,
     )
@@ -202,13 +203,14 @@ def render(args: SpeakerArguments, recording: SpeakerRecording, motion: np.ndarr
                         flame_model=args.flame_model, fps=fps, progress=True)  # fmt: skip
 
 
-def run(args: ListenArguments, pipeline=None) -> Path:
+def run(args: ListenArguments, pipeline=None, beta: np.ndarray | None = None) -> Path:
     """Generate the listener for `args.audio` and render it; return the video's path.
 
     `pipeline` (`ListenerPipeline`, *optional*) is one already built from `args` by `build_pipeline` (the app
-    keeps one per model folder); without it the models are loaded here.
+    keeps one per model folder); without it the models are loaded here. `beta` (`np.ndarray` of shape `(100,)`,
+    *optional*) is the listener, in place of `args.listener_identity` (the locked app's dataset listeners).
     """
-    recording = read_recording(args)
+    recording = read_recording(args, beta)
     if pipeline is None:
         pipeline = build_pipeline(args)
     window_frames = max(1, round(args.window_seconds * pipeline.processor.fps))
