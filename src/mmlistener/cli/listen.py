@@ -23,6 +23,7 @@ from ..arguments import parse_arguments
 from ..listen import check_speech, drop_acoustic_streams, listen
 from ..modeling.quantization import QUANTIZATION_METHODS
 from ..processing.audio import load_audio
+from ..processing.processing_listener import CODE_STREAMS
 from ..rendering import render_video
 from .render import load_npy
 
@@ -140,7 +141,7 @@ def build_pipeline(args: SpeakerArguments):
         if processor.asr_checkpoint is None:
             raise ValueError("this model reads the speaker's words: give --asr_checkpoint (e.g. base.en, or a local .pt)")
         processor.asr  # noqa: B018 (load now: a bad checkpoint fails before anything else runs)
-    reads_codes = any(name in processor.modalities for name in ("acoustic", "content"))
+    reads_codes = any(name in processor.modalities for name in CODE_STREAMS)
     if reads_codes and processor.acoustic_codec_type == "prosody":
         if args.speechtokenizer_checkpoint is not None:
             raise ValueError("this model reads the weight-free prosody tokens it was trained on (its processor's "
