@@ -9,7 +9,7 @@ CONSTRAINTS := constraints.txt
 EXTRAS := speech,faster,baselines,app,dev
 PYTEST_ARGS ?= -q
 
-.PHONY: install browser test lint demo reproduce bench lock test-latest test-oldest
+.PHONY: install browser test lint demo reproduce bench docs-images lock test-latest test-oldest
 
 # Which build of torch 2.13.0 goes in: by default the one pip finds (PyPI's, or a local wheel folder's); set
 # TORCH_INDEX to take it from one of PyTorch's indexes instead, e.g. make test
@@ -82,6 +82,11 @@ reproduce: install
 
 bench: install
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# The docs' drawn images (no test writes into the checkout): the built-in head and the app's page (needs Chromium).
+docs-images: install
+	$(PY) docs/images/builtin_head.py
+	$(PY) docs/images/app_page.py
 
 # Re-resolve the newest releases in a fresh venv, run the suite there, and rewrite constraints.txt only if
 # it passes (the recipe stops at the first failing command, before the rewrite).

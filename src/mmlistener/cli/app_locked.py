@@ -184,7 +184,7 @@ def build_locked_app(args: AppArguments) -> "gr.Blocks":
                                     visible=False)  # fmt: skip
                 count = 0 if locked.listeners is None else len(locked.listeners)
                 listener = gr.Number(value=0, precision=0, minimum=0, maximum=max(0, count - 1), visible=False,
-                                     label=f"Listener of the dataset (0-{count - 1})")  # fmt: skip
+                                     label=f"Listener of the dataset (0-{count - 1})" if count else "Listener (no dataset)")  # fmt: skip
                 button = gr.Button("Listen", variant="primary")
             with gr.Column():
                 video = gr.Video(label="Listener", format="mp4", interactive=False)
