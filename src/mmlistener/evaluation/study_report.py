@@ -23,6 +23,7 @@ CEILING = "oracle"  # a row of Table 1 that is not a baseline
 BEAT_METRICS = ("l2", "fd", "p_fd")
 SHUFFLE_L2_RISE = 0.20  # shuffled speakers must make L2 at least 20 % worse
 NLL_GAP_SPREADS = 5.0  # the NLL gap must exceed 5 seed standard deviations
+ABLATION_NOISE_STDS = 2.0  # a one-seed ablation row must win by more than 2 seed standard deviations of ours' L2
 EVENT_HIT, EVENT_FALSE_ALARM = 0.8, 0.2
 CONTROL_COLUMNS = (("nll", "NLL ↓"), ("accuracy", "Accuracy ↑"), ("l2", "L2 ↓"), ("fd", "FD ↓"), ("p_fd", "P-FD ↓"))
 
@@ -53,7 +54,9 @@ def check_targets(report: Mapping) -> list[dict]:
     - ours beats every baseline on L2, FD and P-FD by more than the seed spread (margin > std(ours) +
       std(baseline));
     - shuffled speakers make ours' L2 at least 20 % worse; the NLL gap exceeds 5 standard deviations of itself;
-    - Table 3: all streams better (lower L2) than words only; Table 5: instance/AdaIN better than none/none;
+    - Table 3: all streams better (lower L2) than words only; Table 5: instance/AdaIN better than none/none; each
+      row is one seed's run, so by more than the seed noise (`ABLATION_NOISE_STDS` x ours' L2 std over the seeds
+      of Table 1; not measurable with one seed);
     - nods and laughs: ours' hit rate >= 0.8 with false-alarm rate <= 0.2.
     """
     table = aggregate_seeds([entry["results"] for entry in report["seeds"].values()])
@@ -81,13 +84,20 @@ def check_targets(report: Mapping) -> list[dict]:
         f">= {NLL_GAP_SPREADS:.0f} x its seed std", gap["mean"] > NLL_GAP_SPREADS * gap["std"] if multi_seed else None,
         f"{gap['mean'] / gap['std']:.1f} std" if gap["std"] > 0 else "one seed",
     ))
+    # Tables 3 and 5 train one seed per row: two such runs differ by about 2 x ours' L2 std over Table 1's seeds
+    # (the same settings, other seeds) from the seed alone, so a row wins only by more than that noise
+    noise = ABLATION_NOISE_STDS * ours["l2"]["std"]
     for name, rows, better, worse in (
         ("Table 3: all streams better than words only", report["modalities"], "words,acoustic,emotion", "words"),
         ("Table 5: instance/AdaIN better than none/none", report["norms"], "instance/adain", "none/none"),
     ):
         if better in rows and worse in rows:
             low, high = rows[better]["results"][SYSTEM]["l2"], rows[worse]["results"][SYSTEM]["l2"]
-            targets.append(_target(name, f"L2 {low:.4f} vs {high:.4f}", "lower L2", low < high, f"{high - low:+.4f}"))
+            targets.append(_target(
+                name, f"L2 {low:.4f} vs {high:.4f} (one seed each)",
+                f"lower by more than the seed noise ({noise:.3f}: {ABLATION_NOISE_STDS:g} x ours' L2 std over seeds)",
+                high - low > noise if multi_seed else None, f"{high - low:+.4f}",
+            ))  # fmt: skip
     for event in ("nod", "laugh"):
         hit, alarm = ours[f"{event}_hit_rate"]["mean"], ours[f"{event}_false_alarm_rate"]["mean"]
         alarm_ok = np.isnan(alarm) or alarm <= EVENT_FALSE_ALARM  # no detection at all: no false alarm
