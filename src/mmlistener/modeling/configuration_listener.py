@@ -47,10 +47,10 @@ class ListenerConfig(PreTrainedConfig):
     }
 
     backbone_config: dict | PreTrainedConfig | None = None
-    num_listener_tokens: int = 256
-    num_acoustic_tokens: int = 1024
-    num_content_tokens: int = 1024
-    num_emotion_tokens: int = 8
+    num_listener_tokens: int = TokenLayout.num_listener_tokens
+    num_acoustic_tokens: int = TokenLayout.num_acoustic_tokens
+    num_content_tokens: int = TokenLayout.num_content_tokens
+    num_emotion_tokens: int = TokenLayout.num_emotion_tokens
     group_size: int = GROUP_SIZE
     fps: int = FPS
     initializer_range: float = 0.02
