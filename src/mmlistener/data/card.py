@@ -5,7 +5,7 @@ from pathlib import Path
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from ..modeling.constants import FPS, GROUP_SIZE
+from ..modeling.constants import FPS, GROUP_SIZE, HISTORY_SECONDS
 
 SOURCES = {
     "l2l_trevor": {
@@ -66,7 +66,7 @@ def build_dataset_card(
     preprocessing: list[str],
     fps: int = FPS,
     group_size: int = GROUP_SIZE,
-    history_seconds: float = 3.0,
+    history_seconds: float = HISTORY_SECONDS,
     repo_or_path: str = "path/to/this/dataset",
 ) -> DatasetCard:
     """A filled dataset card.

@@ -23,7 +23,15 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from ..modeling.constants import EXPRESSION_DIM, FPS, GROUP_SIZE, IDENTITY_DIM, MOTION_DIM, POSE_DIM
+from ..modeling.constants import (
+    EXPRESSION_DIM,
+    FPS,
+    GROUP_SIZE,
+    HISTORY_SECONDS,
+    IDENTITY_DIM,
+    MOTION_DIM,
+    POSE_DIM,
+)
 from .features import EXAMPLE_FEATURES, SCHEMA_VERSION
 from .reading import as_array, check_lengths, load_npy, load_torch_file, require
 from .windowing import group_labels, no_events, window_bounds, window_codes, window_events, window_words
@@ -57,7 +65,7 @@ class L2LTrevorConfig(datasets.BuilderConfig):
     stride: int = 240
     window_frames: int = 240
     min_frames: int = 24
-    history_seconds: float = 3.0
+    history_seconds: float = HISTORY_SECONDS
     group_size: int = GROUP_SIZE
     num_emotion_classes: int = 8
     listener_id: str = "trevor"

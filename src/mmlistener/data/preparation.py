@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import datasets
 import numpy as np
 
-from ..modeling.constants import FPS, GROUP_SIZE
+from ..modeling.constants import FPS, GROUP_SIZE, HISTORY_SECONDS
 from ..processing.streaming_codes import (
     DEFAULT_RIGHT_CONTEXT_SECONDS,
     DEFAULT_WINDOW_SECONDS,
@@ -157,7 +157,7 @@ class SpeakerFeatures:
         transcribe: bool = False,
         emotion: bool = False,
         recompute_emotion: bool = False,
-        history_seconds: float = 3.0,
+        history_seconds: float = HISTORY_SECONDS,
         group_size: int = GROUP_SIZE,
     ):
         if (acoustic or transcribe) and media_dir is None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import datasets
 import numpy as np
 
-from ..modeling.constants import EXPRESSION_DIM, FPS, GROUP_SIZE, IDENTITY_DIM, POSE_DIM
+from ..modeling.constants import EXPRESSION_DIM, FPS, GROUP_SIZE, HISTORY_SECONDS, IDENTITY_DIM, POSE_DIM
 from .features import EXAMPLE_FEATURES, SCHEMA_VERSION
 from .reading import as_array, check_lengths, load_npy
 from .windowing import no_events, resample_motion, window_bounds, window_words
@@ -65,7 +65,7 @@ class RealTalkConfig(datasets.BuilderConfig):
     stride: int = 240
     window_frames: int = 240
     min_frames: int = 24
-    history_seconds: float = 3.0
+    history_seconds: float = HISTORY_SECONDS
     group_size: int = GROUP_SIZE
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..modeling.constants import HISTORY_SECONDS
 from ..processing.emotion import group_emotion_ids
 from ..processing.speech_tokenizer import CODE_RATE  # acoustic / content codes per second
 from .features import EVENT_KINDS
@@ -43,7 +44,7 @@ def window_words(
     window_start: float,
     num_frames: int,
     fps: int,
-    history_seconds: float = 3.0,
+    history_seconds: float = HISTORY_SECONDS,
     where: str = "words",
 ) -> tuple[list[dict], list[dict]]:
     """Split timed words between a window and its history.
@@ -88,7 +89,7 @@ def window_events(
     window_start: float,
     num_frames: int,
     fps: int,
-    history_seconds: float = 3.0,
+    history_seconds: float = HISTORY_SECONDS,
     where: str = "events",
 ) -> dict[str, list[float]]:
     """The events of a window, in seconds from its first frame.

@@ -23,6 +23,7 @@ IDENTITY_DIM = 100
 
 FPS = 30
 GROUP_SIZE = 8
+HISTORY_SECONDS = 3.0  # words spoken this long before a window enter it as history (the processor's default)
 
 # speaker emotion classes in AffectNet order: 0 Neutral, 1 Happy, 2 Sad, 3 Surprise, 4 Fear, 5 Disgust, 6 Anger,
 # 7 Contempt
@@ -34,6 +35,7 @@ __all__ = [
     "FPS",
     "GROUP_SIZE",
     "HEAD_ROTATION",
+    "HISTORY_SECONDS",
     "IDENTITY_DIM",
     "JAW_ROTATION",
     "MOTION_DIM",

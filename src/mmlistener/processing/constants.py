@@ -5,6 +5,6 @@ In the package this module hands on `mmlistener.modeling.constants`, the one def
 `token_layout.py` here for why the import is absolute).
 """
 
-from mmlistener.modeling.constants import FPS, GROUP_SIZE, IDENTITY_DIM, MOTION_DIM
+from mmlistener.modeling.constants import FPS, GROUP_SIZE, HISTORY_SECONDS, IDENTITY_DIM, MOTION_DIM
 
-__all__ = ["FPS", "GROUP_SIZE", "IDENTITY_DIM", "MOTION_DIM"]
+__all__ = ["FPS", "GROUP_SIZE", "HISTORY_SECONDS", "IDENTITY_DIM", "MOTION_DIM"]

@@ -29,7 +29,7 @@ from transformers import BatchEncoding, ProcessorMixin
 
 from .audio import SAMPLE_RATE, prepare_audio
 from .batching import IGNORE_INDEX, pad_rows, split_batch
-from .constants import FPS, GROUP_SIZE
+from .constants import FPS, GROUP_SIZE, HISTORY_SECONDS
 from .decoding import decode_tokens, sequence_length_report
 from .emotion import group_emotion_ids
 from .interleaving import STAGES, GroupTokens, group_tokens, join_groups
@@ -148,7 +148,7 @@ class ListenerProcessor(ProcessorMixin):
         fps: int = FPS,
         modalities: Sequence[str] = DEFAULT_MODALITIES,
         acoustic_rate: int = CODE_RATE,
-        history_seconds: float = 3.0,
+        history_seconds: float = HISTORY_SECONDS,
         max_history_tokens: int = 64,
         word_prefix: str = " ",
         asr_backend: str = "openai-whisper",
