@@ -1,0 +1,87 @@
+"""What the codebook can carry: VQ-VAE settings side by side by the oracle's nods and laughs.
+
+Each variant trains an `IdentityVQVAE` on the listener motion of a finished run's dataset (`make demo` writes one
+to `outputs/demo/dataset`, with the corpus's statistics in `outputs/demo/corpus`), from the same seed and with the
+same trainer as the demo (`mmlistener.runs.train_vqvae_model`); then the oracle row (each test window's own codes
+decoded with its listener's beta) is scored by the package's event detectors. No listener LM can nod or laugh
+more often than the codes of its VQ-VAE let it: these rates are the ceiling of the model rows.
+
+Printed per variant: training seconds, the oracle's raw mean squared error, nod hit / false-alarm rates after
+utterance ends, laugh hit / false-alarm rates after joke words (with the number of jokes: a small test split makes
+the laugh rate coarse), emotion contagion. Then torch's thread count and the machine's load average.
+
+    .venv/bin/python bench/vqvae_events.py [--run outputs/demo] [--variants demo paper_depth ...]
+"""
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmlistener.evaluation import as_examples, load_split
+from mmlistener.evaluation.events import event_rates
+from mmlistener.evaluation.oracle import OracleBaseline
+from mmlistener.evaluation.tables import markdown_table
+from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
+from mmlistener.runs import PipelineBudget, train_vqvae_model
+
+SMALL = "hidden_size=64,codebook_dim=64,codebook_size=64"
+VARIANTS = {  # name -> (steps, config overrides)
+    "demo": (None, None),  # PipelineBudget's defaults: what `make demo` trains
+    "previous_demo": (250, f"{SMALL},num_residual_layers=2"),  # the demo's VQ-VAE before velocity_weight=4
+    "depth2_velocity4": (None, f"{SMALL},num_residual_layers=2,velocity_weight=4.0"),
+    "depth1_velocity0.5": (None, f"{SMALL},num_residual_layers=1,velocity_weight=0.5"),
+    "demo_1000_steps": (1000, None),
+}
+
+
+def oracle_row(vqvae: IdentityVQVAE, test: list[dict]) -> dict:
+    """Event rates and raw MSE of the test windows' own codes through `vqvae`."""
+    motions = OracleBaseline(vqvae).predict(test)
+    rates = event_rates(motions, test)
+    rates["mse"] = float(np.mean([np.mean((m - np.asarray(w["listener_motion"])) ** 2) for m, w in zip(motions, test)]))
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", default="outputs/demo", help="A finished run with dataset/ and corpus/.")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    run = Path(args.run)
+    for needed in ("dataset", "corpus"):
+        if not (run / needed).is_dir():
+            raise FileNotFoundError(f"{run / needed} is missing: run `make demo` first (or pass --run)")
+    test = as_examples(load_split(str(run / "dataset"), "test"))
+    print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}; "
+          f"{len(test)} test windows", flush=True)  # fmt: skip
+    defaults = PipelineBudget()
+    rows = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name in args.variants:
+            steps, overrides = VARIANTS[name]
+            budget = PipelineBudget(vqvae_steps=steps or defaults.vqvae_steps,
+                                    vqvae_config_overrides=overrides or defaults.vqvae_config_overrides)  # fmt: skip
+            started = time.time()
+            train_vqvae_model(Path(folder) / name, run / "dataset", run / "corpus", budget, args.seed)
+            seconds = time.time() - started
+            rates = oracle_row(IdentityVQVAE.from_pretrained(str(Path(folder) / name)), test)
+            rows[f"{name}: {budget.vqvae_steps} steps, {budget.vqvae_config_overrides}"] = [
+                f"{seconds:.0f}", f"{rates['mse']:.4f}",
+                f"{rates['nod_hit_rate']:.3f} / {rates['nod_false_alarm_rate']:.3f}",
+                f"{rates['laugh_hit_rate']:.3f} / {rates['laugh_false_alarm_rate']:.3f} ({rates['num_joke_ends']})",
+                f"{rates['emotion_contagion']:.3f}",
+            ]  # fmt: skip
+            print(f"{name}: done in {seconds:.0f} s", flush=True)
+    print(markdown_table("VQ-VAE (oracle row)", ["train s", "MSE ↓", "nod hit / false alarm", "laugh hit / false "
+                                                 "alarm (jokes)", "contagion"], rows))  # fmt: skip
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
