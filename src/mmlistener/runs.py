@@ -44,9 +44,15 @@ class PipelineBudget:
         metadata={"help": "GPT-2 config fields of the backbone (trained from scratch; no attention dropout, "
                   "which keeps CPU attention on its fused path)."},
     )
+    lm_mixed_precision: str = field(
+        default="no",
+        metadata={"help": "Mixed precision of the LM stages: 'no', 'bf16' or 'fp16' (the VQ-VAE trains in float32: "
+                  "its codebook distances pick the codes)."},
+    )
 
 
-def loop_args(output_dir, steps: int, batch_size: int, learning_rate: float, seed: int, warmup: int = 0):
+def loop_args(output_dir, steps: int, batch_size: int, learning_rate: float, seed: int, warmup: int = 0,
+              mixed_precision: str = "no"):
     """`LoopArguments` of one short run: one checkpoint at the end, validation at the end, 10 log records."""
     from .training.arguments import LoopArguments
 
@@ -62,6 +68,7 @@ def loop_args(output_dir, steps: int, batch_size: int, learning_rate: float, see
         checkpoints_total_limit=1,
         eval_steps=0,
         logging_steps=max(1, steps // 10),
+        mixed_precision=mixed_precision,
     )
 
 
@@ -131,7 +138,8 @@ def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudg
             **extra,
         )
         results[stage] = train_listener.run(
-            loop_args(output, steps, batch_size, budget.lm_learning_rate, seed, warmup=10),
+            loop_args(output, steps, batch_size, budget.lm_learning_rate, seed, warmup=10,
+                      mixed_precision=budget.lm_mixed_precision),
             DataArguments(dataset_path=str(tokens_dir)),
             model_args,
         )
