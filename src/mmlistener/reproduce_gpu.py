@@ -138,9 +138,9 @@ def format_side_by_side(results: dict, cpu_rows: dict | None) -> str:
 
 
 def run_gpu_study(args: GPUReproduceArguments) -> dict:
-    """Train and score one seed; returns `{"settings", "device", "seconds", "throughput", "peak_memory_bytes",
-    "results", "cpu_study", "tables"}`,
-    also written to `output_dir/gpu_report.json`."""
+    """Train and score one seed; returns the report (also `output_dir/gpu_report.json`): `settings`, `device`,
+    `seconds` per part, `throughput` per trained model, `peak_memory_bytes` (`None` without CUDA), `results`
+    (system -> metric), `cpu_study` (the CPU study's mean rows, or `None`) and the printed `tables`."""
     import torch
 
     from .evaluation import as_examples, build_systems, evaluate_systems
