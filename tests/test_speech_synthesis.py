@@ -51,6 +51,21 @@ def test_synthesis_is_deterministic_and_cached_read_only():
         first[0] = 0.0
 
 
+def test_the_same_words_give_the_same_samples_in_every_process():
+    """A breathy variant's noise is seeded: two fresh processes saying the same words get the same samples (unseeded,
+    each process drew other noise, and the same corpus came out different from run to run)."""
+    import subprocess
+    import sys
+
+    code = ("import hashlib; from mmlistener.data.speech_synthesis import CORPUS_VOICES, synthesize_word; "
+            "voice = next(v for v in CORPUS_VOICES if v.name == 'en+f2'); "
+            "print([hashlib.sha256(synthesize_word(w, voice, e).tobytes()).hexdigest()[:16] "
+            "for w, e in (('then', 2), ('furious', 6), ('unbelievable', 3))])")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]  # fmt: skip
+    assert runs[0] == runs[1] and runs[0].count("'") == 6
+
+
 def test_unknown_voice_and_emotion_are_named():
     with pytest.raises(ValueError, match="no voice 'xx-nonexistent'"):
         synthesize_word("so", Voice("xx-nonexistent"))

@@ -40,9 +40,10 @@ class PipelineBudget:
     lm_batch_size: int = field(default=8, metadata={"help": "Windows per stage-2 step."})
     lm_learning_rate: float = field(default=2e-3, metadata={"help": "LM learning rate."})
     backbone_config_overrides: str = field(
-        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0",
-        metadata={"help": "GPT-2 config fields of the backbone (trained from scratch; no attention dropout, "
-                  "which keeps CPU attention on its fused path)."},
+        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0,activation_function=gelu_pytorch_tanh",
+        metadata={"help": "GPT-2 config fields of the backbone (trained from scratch; no attention dropout, which keeps "
+                  "CPU attention on its fused path; GPT-2's tanh GELU as torch's fused kernel instead of separate "
+                  "operators: bench/lm_step_profile.py)."},
     )
     lm_mixed_precision: str = field(
         default="no",

@@ -22,6 +22,11 @@ SAMPLE_RATE = 16_000  # the front ends' rate (mmlistener.processing.audio.SAMPLE
 _SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS
 _CHARS_UTF8 = 1
 _RATE, _PITCH, _RANGE = 1, 3, 4  # espeak_PARAMETER
+# Voice variants with breath ("+f2", ...) draw noise from eSpeak NG's random generator, which starts from an unseeded
+# state: seeded before every word, the same words said in the same order give the same samples in every process (the
+# corpus is the same from run to run). The engine's filters still carry over from one word to the next (a word's
+# samples move by about 1e-6 with what was said before it), which the corpus's fixed order of first use makes fixed.
+_RAND_SEED = 0
 _TRIM_LEVEL = 0.01  # a word's audio starts and ends where |sample| first / last reaches this (-40 dBFS)
 _HEADROOM_DB = -8.0  # keeps the loudest word of any voice and emotion below full scale
 
@@ -130,6 +135,7 @@ class _Espeak:
             for parameter, value in ((_RATE, rate), (_PITCH, pitch), (_RANGE, pitch_range)):
                 self.library.espeak_SetParameter(parameter, int(value), 0)
             self._chunks = []
+            self.library.espeak_ng_SetRandSeed(_RAND_SEED)
             encoded = text.encode()
             self.library.espeak_Synth(encoded, len(encoded) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
             return np.concatenate(self._chunks) if self._chunks else np.zeros(0, dtype=np.int16)
