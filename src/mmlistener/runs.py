@@ -36,14 +36,16 @@ class PipelineBudget:
     lm_stage1_batch_size: int = field(
         default=2, metadata={"help": "Windows per stage-1 step (its loss spans the whole text vocabulary)."}
     )
-    lm_stage2_steps: int = field(default=600, metadata={"help": "LM stage-2 (listener) steps."})
+    lm_stage2_steps: int = field(default=800, metadata={"help": "LM stage-2 (listener) steps."})
     lm_batch_size: int = field(default=8, metadata={"help": "Windows per stage-2 step."})
     lm_learning_rate: float = field(default=2e-3, metadata={"help": "LM learning rate."})
     backbone_config_overrides: str = field(
-        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0,activation_function=gelu_pytorch_tanh",
+        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0,resid_pdrop=0.0,embd_pdrop=0.0,"
+        "activation_function=gelu_pytorch_tanh",
         metadata={"help": "GPT-2 config fields of the backbone (trained from scratch; no attention dropout, which keeps "
-                  "CPU attention on its fused path; GPT-2's tanh GELU as torch's fused kernel instead of separate "
-                  "operators: bench/lm_step_profile.py)."},
+                  "CPU attention on its fused path; no residual or embedding dropout, which the 800-segment corpus "
+                  "does not need and which costs 7 % of a step; GPT-2's tanh GELU as torch's fused kernel instead of "
+                  "separate operators: bench/lm_step_profile.py)."},
     )
     lm_mixed_precision: str = field(
         default="no",
