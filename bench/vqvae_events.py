@@ -31,9 +31,9 @@ from mmlistener.runs import PipelineBudget, train_vqvae_model
 
 SMALL = "hidden_size=64,codebook_dim=64,codebook_size=64"
 VARIANTS = {  # name -> (steps, config overrides)
-    "demo": (None, None),  # PipelineBudget's defaults: what `make demo` trains
-    "previous_demo": (250, f"{SMALL},num_residual_layers=2"),  # the demo's VQ-VAE before velocity_weight=4
-    "depth2_velocity4": (None, f"{SMALL},num_residual_layers=2,velocity_weight=4.0"),
+    "demo": (None, None),  # PipelineBudget's defaults: what `make demo` trains (two units per stage, velocity 4)
+    "first_demo": (250, f"{SMALL},num_residual_layers=2"),  # the demo's first VQ-VAE, before velocity_weight=4
+    "depth1_velocity4": (None, f"{SMALL},num_residual_layers=1,velocity_weight=4.0"),
     "depth1_velocity0.5": (None, f"{SMALL},num_residual_layers=1,velocity_weight=0.5"),
     "demo_1000_steps": (1000, None),
 }

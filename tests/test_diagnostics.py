@@ -27,6 +27,7 @@ from mmlistener.evaluation import (
     speaker_shuffle_control,
     teacher_forced_scores,
 )
+from mmlistener.evaluation.events import RESPONSES, response_groups
 from mmlistener.processing import gpt2_tokenizer_from_tiktoken
 
 NUM_CODES = 4  # listener codes and emotion classes alike
@@ -178,6 +179,37 @@ def test_teacher_forced_scores_match_the_model_listener_loss(config, processor):
         assert scores["num_codes"] == len(codes) == 5 + 6 + 7 + 5 + 6
         assert scores["nll"] == pytest.approx(out.listener_loss.item(), abs=1e-5)
         assert scores["accuracy"] == pytest.approx((predicted == codes).float().mean().item())
+
+
+def test_response_groups_follow_the_corpus_lags():
+    window = {"events": {"utterance_ends": [1.0, -3.0], "joke_ends": [2.0]}}
+    labels = response_groups(window, num_groups=15)
+    # a nod starts 6 frames after the end at frame 30 and lasts 24 frames: [36, 60) meets groups 4..7;
+    # laughter starts 9 frames after frame 60 and lasts 36: [69, 105) meets groups 8..13; the end before the
+    # window answers before it
+    assert labels.tolist() == [0] * 4 + [1] * 4 + [2] * 6 + [0]
+    assert RESPONSES[1] == "nod" and RESPONSES[2] == "laugh"
+    assert response_groups({"events": None}, 3).tolist() == [0, 0, 0]
+
+
+def test_teacher_forced_scores_split_by_response(config, processor):
+    windows = emotion_windows(3, seed=4, lengths=(120,))  # 15 groups each
+    for window in windows:  # code 1 in the nod groups, 2 in the laugh groups, 0 elsewhere
+        window["events"] = {"utterance_ends": [1.0], "joke_ends": [2.0]}
+        window["listener_codes"] = response_groups(window, 15).tolist()
+    model = untrained(config)
+    bias = torch.tensor([2.0, 0.0, -1.0, 0.5])
+    with torch.no_grad():  # the same distribution at every slot: each code's NLL is known
+        model.listener_head.weight.zero_()
+        model.listener_head.bias.copy_(bias)
+    nll = -torch.log_softmax(bias, 0)
+    scores = teacher_forced_scores(model, processor, windows, batch_size=2)
+    responses = scores["responses"]
+    assert {name: part["num_codes"] for name, part in responses.items()} == {"other": 15, "nod": 12, "laugh": 18}
+    for name, code in (("other", 0), ("nod", 1), ("laugh", 2)):
+        assert responses[name]["nll"] == pytest.approx(nll[code].item(), abs=1e-5)
+        assert responses[name]["accuracy"] == (1.0 if code == 0 else 0.0)
+    assert "responses" not in teacher_forced_scores(model, processor, emotion_windows(2, seed=4))
 
 
 def test_a_model_that_reads_the_speaker_loses_with_shuffled_speakers(config, processor, trained):

@@ -23,10 +23,14 @@ def rows(batch, index):
     return {key: value[index : index + 1] for key, value in inputs(batch).items()}
 
 
-@pytest.fixture(scope="module")
-def model():
+# every test runs on both backbone families: learned absolute positions (GPT-2) and rotary ones (LLaMA, the demo's)
+BACKBONES = ["gpt2", "llama"]
+
+
+@pytest.fixture(scope="module", params=BACKBONES)
+def model(request):
     torch.manual_seed(0)
-    return ListenerForCausalLM(listener_config(initializer_range=0.3)).eval()
+    return ListenerForCausalLM(listener_config(initializer_range=0.3, backbone=request.param)).eval()
 
 
 @pytest.fixture(scope="module")
@@ -159,10 +163,10 @@ LONG = [  # 10 groups of 8 or 9 acoustic codes (at 32 codes/s), words, emotion a
 LONG_RATE = 32
 
 
-@pytest.fixture(scope="module")
-def short_model():
+@pytest.fixture(scope="module", params=BACKBONES)
+def short_model(request):
     torch.manual_seed(2)
-    return ListenerForCausalLM(listener_config(n_positions=64, initializer_range=0.3)).eval()
+    return ListenerForCausalLM(listener_config(n_positions=64, initializer_range=0.3, backbone=request.param)).eval()
 
 
 def test_sequences_longer_than_the_positions_slide_a_window(short_model):

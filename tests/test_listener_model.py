@@ -11,7 +11,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import (
+    AutoModelForCausalLM,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    PreTrainedTokenizerFast,
+)
 
 from mmlistener import ListenerConfig, ListenerForCausalLM, ListenerGenerationConfig, ListenerProcessor
 
@@ -19,22 +25,24 @@ TEXT_VOCAB = 100
 TOKEN_COUNTS = {"num_listener_tokens": 16, "num_acoustic_tokens": 32, "num_content_tokens": 8, "num_emotion_tokens": 4}
 
 
-def listener_config(n_positions: int = 256, initializer_range: float = 0.02) -> ListenerConfig:
-    """A tiny GPT-2 backbone (2 layers, 32 hidden, 100 text tokens) and small token blocks.
+def listener_config(n_positions: int = 256, initializer_range: float = 0.02, backbone: str = "gpt2") -> ListenerConfig:
+    """A tiny backbone (2 layers, 32 hidden, 100 text tokens) and small token blocks.
 
-    A large `initializer_range` (e.g. 0.3) makes a random model's codes depend strongly on its inputs.
+    `backbone` is the family: `"gpt2"` (learned absolute positions) or `"llama"` (rotary positions, tied
+    embeddings, as the demo's). A large `initializer_range` (e.g. 0.3) makes a random model's codes depend strongly
+    on its inputs.
     """
-    backbone = GPT2Config(
-        n_layer=2,
-        n_embd=32,
-        n_head=2,
-        vocab_size=TEXT_VOCAB,
-        n_positions=n_positions,
-        bos_token_id=0,
-        eos_token_id=0,
-        initializer_range=initializer_range,
-    )
-    return ListenerConfig(backbone_config=backbone, initializer_range=initializer_range, **TOKEN_COUNTS)
+    shared = {"vocab_size": TEXT_VOCAB, "bos_token_id": 0, "eos_token_id": 0, "initializer_range": initializer_range}
+    if backbone == "gpt2":
+        config = GPT2Config(n_layer=2, n_embd=32, n_head=2, n_positions=n_positions, **shared)
+    elif backbone == "llama":
+        config = LlamaConfig(
+            num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=64,
+            max_position_embeddings=n_positions, tie_word_embeddings=True, **shared,
+        )  # fmt: skip
+    else:
+        raise ValueError(f"unknown backbone {backbone!r}")
+    return ListenerConfig(backbone_config=config, initializer_range=initializer_range, **TOKEN_COUNTS)
 
 
 @functools.cache
@@ -85,10 +93,10 @@ def make_batch(layout, samples, seed: int = 0, stage: str = "listener", codes=No
 SAMPLES = [{"history": 3, "words": [2, 0, 1]}, {"history": 0, "words": [0, 3, 0]}]
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=["gpt2", "llama"])
+def model(request):
     torch.manual_seed(0)
-    return ListenerForCausalLM(listener_config()).eval()
+    return ListenerForCausalLM(listener_config(backbone=request.param)).eval()
 
 
 def test_vocabulary_is_extended_and_both_heads_score_their_spaces(model):

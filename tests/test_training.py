@@ -194,6 +194,9 @@ def test_tokenize_adds_one_code_per_group_the_partial_last_one_included(dataset_
 
 
 TINY_GPT2 = "n_layer=1,n_embd=16,n_head=2,n_positions=1024"
+# the demo's family (`model_type` picks the config class; GPT-2 without it)
+TINY_LLAMA = ("model_type=llama,hidden_size=16,intermediate_size=32,num_hidden_layers=1,num_attention_heads=2,"
+              "max_position_embeddings=1024,tie_word_embeddings=true")
 
 
 @pytest.fixture(scope="module")
@@ -221,14 +224,15 @@ def _train_losses(result) -> list[float]:
     return [record["train/loss"] for record in result.log_history if "train/loss" in record]
 
 
-def test_listener_stages_train_and_save_model_processor_and_card(tokenised_dir, tmp_path):
+@pytest.mark.parametrize("backbone, model_type", [(TINY_GPT2, "gpt2"), (TINY_LLAMA, "llama")])
+def test_listener_stages_train_and_save_model_processor_and_card(tokenised_dir, tmp_path, backbone, model_type):
     from transformers import AutoModelForCausalLM, AutoProcessor
 
     from mmlistener.training import train_listener
 
     fast = {"logging_steps": 1, "learning_rate": 0.003}  # 8 steps at this rate lower each stage's loss visibly
     stage1 = train_listener.parse_and_run(_lm_flags(
-        tokenised_dir, tmp_path / "stage1", 8, stage="speaker", backbone_config_overrides=TINY_GPT2, **fast
+        tokenised_dir, tmp_path / "stage1", 8, stage="speaker", backbone_config_overrides=backbone, **fast
     ))
     assert stage1.step == 8 and np.isfinite(stage1.train_loss) and np.isfinite(stage1.eval_loss)
     before = load_file(tmp_path / "stage1" / "model.safetensors")
@@ -245,6 +249,11 @@ def test_listener_stages_train_and_save_model_processor_and_card(tokenised_dir, 
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "stage2")
     processor = AutoProcessor.from_pretrained(tmp_path / "stage2")
     assert type(model).__name__ == "ListenerForCausalLM"
+    assert model.backbone.config.model_type == model_type
+    # the tied LM head is saved once and tied again on loading: the trained embeddings, not fresh rows
+    assert model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    assert torch.equal(model.get_input_embeddings().weight, after["backbone.model.embed_tokens.weight" if
+                       model_type == "llama" else "backbone.transformer.wte.weight"])
     assert processor.layout == model.config.layout
     card = (tmp_path / "stage2" / "README.md").read_text()
     assert "stage 2, listener fine-tuning" in card and "- steps: 8" in card
@@ -296,6 +305,9 @@ def test_fresh_lm_takes_its_listener_layout_from_the_vqvae_and_a_mismatch_is_ref
     from mmlistener.training import train_listener
     from mmlistener.training.arguments import ListenerModelArguments, parse_config_overrides
 
+    with pytest.raises(ValueError, match="Unrecognized model identifier: nonesuch"):
+        train_listener.build_model(ListenerModelArguments(backbone_config_overrides="model_type=nonesuch,n_layer=1"),
+                                   text_vocab_size=100)  # fmt: skip
     vqvae_config = IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE), downsample_rate=4)
     args = ListenerModelArguments(stage="speaker", backbone_config_overrides=TINY_GPT2)
     model = train_listener.build_model(args, text_vocab_size=100, vqvae_config=vqvae_config)

@@ -6,8 +6,8 @@ python -m mmlistener.demo --output_dir outputs/demo
 
 1. write the synthetic dyadic corpus (LM-Listener's release format) and build the dataset (`L2LTrevor`);
 2. train the identity VQ-VAE (and the naive none/none one of the random-walk baseline);
-3. tokenise the listener motion; 4. LM stage 1 (speaker); 5. LM stage 2 (listener), a tiny GPT-2 from
-   scratch with the offline GPT-2 BPE tokenizer (nothing is downloaded);
+3. tokenise the listener motion; 4. LM stage 1 (speaker); 5. LM stage 2 (listener), a tiny LLaMA-type decoder
+   from scratch with the offline GPT-2 BPE tokenizer (nothing is downloaded);
 6. generate for the test split and score it against every baseline and the oracle row (`results.md`,
    `results.json`, plots);
 7. the speaker-shuffle control: teacher-forced NLL and generated motion with each window's own speaker

@@ -27,10 +27,11 @@ class PipelineBudget:
     vqvae_batch_size: int = field(default=32, metadata={"help": "VQ-VAE training crops per step."})
     vqvae_learning_rate: float = field(default=2e-3, metadata={"help": "VQ-VAE learning rate."})
     vqvae_config_overrides: str = field(
-        default="hidden_size=64,codebook_dim=64,codebook_size=64,num_residual_layers=1,velocity_weight=4.0",
-        metadata={"help": "IdentityVQVAEConfig fields of the small VQ-VAE: one residual unit per stage (a faster "
-                  "step) and a heavy velocity loss, which makes its codes carry the 2.5 Hz nods and 5 Hz laughs "
-                  "within the demo's steps (bench/vqvae_events.py compares the settings)."},
+        default="hidden_size=64,codebook_dim=64,codebook_size=64,num_residual_layers=2,velocity_weight=4.0",
+        metadata={"help": "IdentityVQVAEConfig fields of the small VQ-VAE: two residual units per stage (its codes "
+                  "carry the laughs: one unit keeps about a third of them) and a heavy velocity loss, which makes "
+                  "its codes carry the 2.5 Hz nods and 5 Hz laughs within the demo's steps (bench/vqvae_events.py "
+                  "compares the settings)."},
     )
     lm_stage1_steps: int = field(default=20, metadata={"help": "LM stage-1 (speaker) steps."})
     lm_stage1_batch_size: int = field(
@@ -40,12 +41,12 @@ class PipelineBudget:
     lm_batch_size: int = field(default=8, metadata={"help": "Windows per stage-2 step."})
     lm_learning_rate: float = field(default=2e-3, metadata={"help": "LM learning rate."})
     backbone_config_overrides: str = field(
-        default="n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0,resid_pdrop=0.0,embd_pdrop=0.0,"
-        "activation_function=gelu_pytorch_tanh",
-        metadata={"help": "GPT-2 config fields of the backbone (trained from scratch; no attention dropout, which keeps "
-                  "CPU attention on its fused path; no residual or embedding dropout, which the 800-segment corpus "
-                  "does not need and which costs 7 % of a step; GPT-2's tanh GELU as torch's fused kernel instead of "
-                  "separate operators: bench/lm_step_profile.py)."},
+        default="model_type=llama,hidden_size=64,intermediate_size=256,num_hidden_layers=2,num_attention_heads=4,"
+        "max_position_embeddings=1024,tie_word_embeddings=true",
+        metadata={"help": "Config fields of the backbone, trained from scratch: a LLaMA-type decoder (rotary "
+                  "positions), the paper's other backbone family. Its attention finds the previous listener token "
+                  "and the cue a group or two back by relative position, which GPT-2's learned absolute positions "
+                  "do not learn in the demo's steps (bench/lm_backbones.py compares them)."},
     )
     lm_mixed_precision: str = field(
         default="no",
@@ -120,7 +121,7 @@ def tokenise(splits, vqvae_dir, output_dir):
 
 def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudget, seed: int,
              modalities: list[str] | None = None) -> dict:
-    """Both LM stages: a fresh GPT-2 of the budget's size through stage 1 (speaker) into `stage1_dir`, then
+    """Both LM stages: a fresh backbone of the budget's config through stage 1 (speaker) into `stage1_dir`, then
     stage 2 (listener) into `stage2_dir`. `modalities` (default: the processor's) are the speaker streams of
     the sequence, fixed in stage 1's processor. Returns `{"speaker": TrainResult, "listener": TrainResult}`."""
     from .training import train_listener

@@ -17,7 +17,9 @@ acoustic codes and emotion (see `sample_dyadic_clip` for the rules). The speaker
 are the synthesis's and the acoustic and content codes are the acoustic tokenizer's codes of that audio.
 """
 
-from dataclasses import dataclass
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import convolve1d
@@ -297,6 +299,7 @@ def sample_dyadic_clip(
     voice: Voice = CORPUS_VOICES[0],
     codec=None,
     jokes_spoken: bool = True,
+    with_codes: bool = True,
 ) -> DyadicClip:
     """Sample one conversation clip. The rules (all lags at 30 fps; the clip starts `lead_frames` earlier so
     that frame 0 already has history):
@@ -327,7 +330,8 @@ def sample_dyadic_clip(
     streams and decodes in the listener's identity can recover almost all of the listener's motion.
 
     `jokes_spoken=False` makes the control clip of the same draws: a neutral word where each joke word would be,
-    and so no laughter.
+    and so no laughter. `with_codes=False` leaves the codes `None` for `with_speech_codes` to fill later (the
+    corpus writer encodes clips in threads while it samples the next ones; the draws are the same).
     """
     if num_frames <= 0:
         raise ValueError(f"num_frames must be positive, got {num_frames}")
@@ -356,22 +360,29 @@ def sample_dyadic_clip(
         listener[:, JAW_OPEN] += 0.1 * envelope * (0.5 + 0.5 * np.sin(2 * np.pi * 5.0 * seconds))
         listener[:, HEAD_PITCH] += 0.06 * envelope
 
-    content, acoustic = speech_codes(codec, audio, lead_frames / fps, round(num_frames * CODE_RATE / fps))
-
     window = slice(lead_frames, total)
-    return DyadicClip(
+    clip = DyadicClip(
         speaker_motion=apply_style(speaker[window], speaker_beta).astype(np.float32),
         listener_motion=apply_style(listener[window], listener_beta).astype(np.float32),
         speaker_emotion=emotion[window],
         words=[{**w, "start": float(w["start"]), "end": float(w["end"])} for w in words],
-        acoustic_codes=acoustic.astype(np.int64),
-        content_codes=content.astype(np.int64),
+        acoustic_codes=None,
+        content_codes=None,
         utterance_ends=[float(end) for end in utterance_ends],
         joke_ends=[float(end) for end in jokes],
         emotion_changes=_emotion_changes(emotion, lead_frames, fps),
         audio=audio,
         audio_start=-lead_frames / fps,
     )
+    return with_speech_codes(clip, codec, fps) if with_codes else clip
+
+
+def with_speech_codes(clip: DyadicClip, codec=None, fps: int = FPS) -> DyadicClip:
+    """`clip` with its acoustic and content codes: `codec`'s codes of its audio from frame 0 (the lead before it
+    is their context), `round(num_frames * 50 / fps)` of each; `codec` defaults to the `ProsodyTokenizer`."""
+    count = round(len(clip.speaker_motion) * CODE_RATE / fps)
+    content, acoustic = speech_codes(codec, clip.audio, -clip.audio_start, count)
+    return replace(clip, acoustic_codes=acoustic.astype(np.int64), content_codes=content.astype(np.int64))
 
 
 def speech_codes(codec, audio: np.ndarray, offset: float, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -435,6 +446,7 @@ def _segment(clip: DyadicClip, fname: str, start_frame: int, listener_beta, spea
     }
 
 
+ENCODE_THREADS = 4  # at most this many threads encode the corpus's speech (fewer on fewer cores)
 MEDIA_DIR = "media"  # the corpus's speech, one FLAC per segment: media/<fname's stem>.flac
 
 
@@ -487,26 +499,39 @@ def write_synthetic_corpus(
     listener_betas, speaker_betas = betas[:num_listeners], betas[num_listeners:]
     os.makedirs(out_dir, exist_ok=True)
     train_motion = []
-    for split_index, (split, count) in enumerate(counts.items()):
-        rng = np.random.default_rng([seed, split_index])
-        os.makedirs(os.path.join(out_dir, MEDIA_DIR, "synthetic", split), exist_ok=True)
-        segments = []
-        for index in range(count):
-            listener, speaker = int(rng.integers(num_listeners)), int(rng.integers(num_speakers))
-            num_frames = int(rng.integers(min_frames, max_frames + 1))
-            voice = voices[speaker % len(voices)]
-            clip = sample_dyadic_clip(
-                num_frames, speaker_betas[speaker], listener_betas[listener], rng, fps=fps, lead_frames=LEAD_FRAMES,
-                voice=voice, codec=codec,
-            )
-            fname = f"synthetic/{split}/conversation_{index:04d}.mp4"
-            soundfile.write(os.path.join(out_dir, MEDIA_DIR, os.path.splitext(fname)[0] + ".flac"),
-                            pcm16(clip.audio), SAMPLE_RATE, subtype="PCM_16")
-            segments.append(_segment(clip, fname, LEAD_FRAMES, listener_betas[listener], speaker_betas[speaker],
-                                     f"listener_{listener}", voice.name, fps))  # fmt: skip
-            if split == "train":
-                train_motion.append(clip.listener_motion)
-        torch.save(segments, os.path.join(out_dir, f"segments_{split}.pth"))
+
+    def finish(split: str, index: int, encoding, listener: int, speaker: int, voice: Voice, segments: list):
+        clip = encoding.result()
+        fname = f"synthetic/{split}/conversation_{index:04d}.mp4"
+        soundfile.write(os.path.join(out_dir, MEDIA_DIR, os.path.splitext(fname)[0] + ".flac"),
+                        pcm16(clip.audio), SAMPLE_RATE, subtype="PCM_16")
+        segments.append(_segment(clip, fname, LEAD_FRAMES, listener_betas[listener], speaker_betas[speaker],
+                                 f"listener_{listener}", voice.name, fps))  # fmt: skip
+        if split == "train":
+            train_motion.append(clip.listener_motion)
+
+    # the draws (and eSpeak, which is not thread-safe) stay in this thread, in order; the codec, which holds
+    # most of the time and releases the GIL in numpy, encodes the clips already drawn in a few threads
+    workers = min(ENCODE_THREADS, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for split_index, (split, count) in enumerate(counts.items()):
+            rng = np.random.default_rng([seed, split_index])
+            os.makedirs(os.path.join(out_dir, MEDIA_DIR, "synthetic", split), exist_ok=True)
+            segments, pending = [], deque()
+            for index in range(count):
+                listener, speaker = int(rng.integers(num_listeners)), int(rng.integers(num_speakers))
+                num_frames = int(rng.integers(min_frames, max_frames + 1))
+                voice = voices[speaker % len(voices)]
+                clip = sample_dyadic_clip(
+                    num_frames, speaker_betas[speaker], listener_betas[listener], rng, fps=fps,
+                    lead_frames=LEAD_FRAMES, voice=voice, with_codes=False,
+                )  # fmt: skip
+                pending.append((split, index, pool.submit(with_speech_codes, clip, codec, fps), listener, speaker, voice))
+                if len(pending) > 2 * workers:  # bounded: a few clips' audio in memory at a time
+                    finish(*pending.popleft(), segments)
+            while pending:
+                finish(*pending.popleft(), segments)
+            torch.save(segments, os.path.join(out_dir, f"segments_{split}.pth"))
     frames = np.concatenate(train_motion).astype(np.float64)
     np.save(os.path.join(out_dir, "mean.npy"), frames.mean(axis=0).astype(np.float32))
     np.save(os.path.join(out_dir, "std.npy"), frames.std(axis=0).astype(np.float32))

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from ..data.collators import ListenerCollator
 from ..pipeline import SPEAKER_KEYS, ListenerPipeline
 from ..processing.processing_listener import IGNORE_INDEX
+from .events import RESPONSES, response_groups
 from .scoring import score_predictions
 from .tables import markdown_table
 
@@ -110,26 +111,42 @@ def teacher_forced_scores(model, processor, examples: Sequence[dict], batch_size
         batch_size (`int`, defaults to 8): windows per forward pass.
 
     Returns:
-        `dict`: `nll` (nats, mean over all listener codes), `accuracy` (argmax, over all listener codes) and
-        `num_codes` (how many codes were scored).
+        `dict`: `nll` (nats, mean over all listener codes), `accuracy` (argmax, over all listener codes),
+        `num_codes` (how many codes were scored) and, when the windows carry the corpus's `events`, `responses`:
+        the same three per kind of group of `events.response_groups` (`"other"`, `"nod"`, `"laugh"`): how well
+        the codes of the rare responses are predicted, which the mean over all codes hides.
     """
     if not examples:
         raise ValueError("no windows to score")
     model.eval()
     collate = ListenerCollator(processor, stage="listener")
     layout = model.config.layout
-    nll, hits, count = 0.0, 0, 0
+    losses, hits, kinds = [], [], []
+    with_events = all(example.get("events") is not None for example in examples)
     for start in range(0, len(examples), batch_size):
-        batch = collate([examples[index] for index in range(start, min(start + batch_size, len(examples)))])
-        batch = {key: value.to(model.device) for key, value in batch.items()}
+        windows = [examples[index] for index in range(start, min(start + batch_size, len(examples)))]
+        batch = {key: value.to(model.device) for key, value in collate(windows).items()}
         logits = model(**batch).listener_logits[:, :-1]
         targets = batch["labels"][:, 1:]
         listener = (targets != IGNORE_INDEX) & layout.is_listener_id(targets)
-        logits, targets = logits[listener].float(), targets[listener] - layout.listener_offset
-        nll += F.cross_entropy(logits, targets, reduction="sum").item()
-        hits += int((logits.argmax(-1) == targets).sum())
-        count += len(targets)
-    return {"nll": nll / count, "accuracy": hits / count, "num_codes": count}
+        for row, window in enumerate(windows):
+            scores, codes = logits[row][listener[row]].float(), targets[row][listener[row]] - layout.listener_offset
+            losses.append(F.cross_entropy(scores, codes, reduction="none").cpu().numpy())
+            hits.append((scores.argmax(-1) == codes).cpu().numpy())
+            if with_events:  # a window's scored codes are its last ones (all of them unless cut)
+                groups = response_groups(window, len(window["listener_codes"]), processor.group_size, processor.fps)
+                kinds.append(groups[len(groups) - len(codes) :])
+    losses, hits = np.concatenate(losses), np.concatenate(hits)
+    scores = {"nll": float(losses.mean()), "accuracy": float(hits.mean()), "num_codes": len(losses)}
+    if with_events:
+        kinds = np.concatenate(kinds)
+        scores["responses"] = {
+            name: {"nll": float(losses[kinds == k].mean()), "accuracy": float(hits[kinds == k].mean()),
+                   "num_codes": int((kinds == k).sum())} if (kinds == k).any() else
+                  {"nll": float("nan"), "accuracy": float("nan"), "num_codes": 0}
+            for k, name in enumerate(RESPONSES)
+        }  # fmt: skip
+    return scores
 
 
 def shuffled_speakers(examples: Sequence[dict], seed: int = 0) -> tuple[list[dict], int]:

@@ -267,6 +267,35 @@ def event_rates(
     return rates
 
 
+RESPONSES = ("other", "nod", "laugh")  # the labels of `response_groups`, by index
+
+
+def response_groups(example: dict, num_groups: int, group_size: int = GROUP_SIZE, fps: int = FPS) -> np.ndarray:
+    """Which response the corpus's rules put in each group of a window: 0 none, 1 a nod, 2 laughter.
+
+    A group is a nod group when its frames `[g * group_size, (g + 1) * group_size)` overlap the `NOD_FRAMES`
+    frames that start `NOD_LAG` frames after an utterance end, and a laugh group likewise after a joke end
+    (laughter wins where both overlap).
+
+    Args:
+        example (`dict`): a window with `events` (`utterance_ends`, `joke_ends`, seconds from its first frame).
+        num_groups (`int`): the window's number of groups.
+        group_size (`int`, defaults to `GROUP_SIZE`): frames per group; fps (`int`): the frame rate.
+
+    Returns:
+        `np.ndarray` of shape `(num_groups,)`, int64: indices into `RESPONSES`.
+    """
+    events = _field(example, "events", {})
+    starts = np.arange(num_groups) * group_size
+    labels = np.zeros(num_groups, dtype=np.int64)
+    for label, kind, lag, length in ((1, "utterance_ends", NOD_LAG, NOD_FRAMES), (2, "joke_ends", LAUGH_LAG, LAUGH_FRAMES)):
+        for time in np.asarray(_field(events, kind, []), dtype=np.float64).reshape(-1):
+            onset = round(time * fps) + _frames(lag, fps)
+            overlap = (starts < onset + _frames(length, fps)) & (starts + group_size > onset)
+            labels[overlap] = label
+    return labels
+
+
 EVENT_COLUMNS = (
     ("nod_hit_rate", "Nod hit ↑"),
     ("nod_false_alarm_rate", "Nod false alarm ↓"),
@@ -291,10 +320,12 @@ def format_events_table(results: dict[str, dict]) -> str:
 
 __all__ = [
     "EVENT_COLUMNS",
+    "RESPONSES",
     "detect_laughs",
     "detect_nods",
     "detect_oscillations",
     "emotion_contagion",
     "event_rates",
     "format_events_table",
+    "response_groups",
 ]

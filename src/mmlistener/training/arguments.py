@@ -124,7 +124,9 @@ class ListenerModelArguments:
     )
     backbone_config_overrides: str | None = field(
         default=None,
-        metadata={"help": "Without a pretrained backbone: GPT-2 config fields, e.g. 'n_layer=2,n_embd=64,n_head=2'."},
+        metadata={"help": "Without a pretrained backbone: config fields of a fresh one, GPT-2's by default (e.g. "
+                  "'n_layer=2,n_embd=64,n_head=2'), another family's with model_type (e.g. 'model_type=llama,"
+                  "hidden_size=64,intermediate_size=256,num_hidden_layers=2,num_attention_heads=4')."},
     )
     tokenizer_name_or_path: str | None = field(
         default=None,

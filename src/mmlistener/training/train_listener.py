@@ -9,7 +9,8 @@ accelerate launch -m mmlistener.training.train_listener configs/trevor/lm_gpt2_m
 
 The model starts from `--model_name_or_path` (a saved `ListenerForCausalLM`, e.g. stage 1's output), from a
 pretrained backbone (`--backbone_name_or_path gpt2-medium`, wrapped by `ListenerForCausalLM.from_backbone`),
-or from a fresh GPT-2 of `--backbone_config_overrides` (tiny models, tests, the demo). The run saves the model,
+or from a fresh backbone of `--backbone_config_overrides` (tiny models, tests, the demo): GPT-2's config fields, or
+another family's with `model_type` among them (`model_type=llama,hidden_size=64,...`, the demo's). The run saves the model,
 its `ListenerProcessor` and a model card in `output_dir`. With `--use_lora` the adapters are merged into the
 backbone before saving, so the result loads as a plain `ListenerForCausalLM`.
 """
@@ -45,7 +46,7 @@ def load_tokenizer(model_args: ListenerModelArguments):
 def build_model(model_args: ListenerModelArguments, text_vocab_size: int, vqvae_config=None):
     """The `ListenerForCausalLM` to train (see the module docstring for the three starting points); a new one
     takes its listener codebook size and frames per code from `vqvae_config` when given."""
-    from transformers import GPT2Config
+    from transformers import AutoConfig
 
     from ..modeling.configuration_listener import ListenerConfig
     from ..modeling.modeling_listener import ListenerForCausalLM
@@ -58,9 +59,9 @@ def build_model(model_args: ListenerModelArguments, text_vocab_size: int, vqvae_
     if not overrides:
         raise ValueError(
             "say where the model starts: --model_name_or_path (a saved ListenerForCausalLM), "
-            "--backbone_name_or_path (e.g. gpt2-medium) or --backbone_config_overrides (a fresh GPT-2)"
+            "--backbone_name_or_path (e.g. gpt2-medium) or --backbone_config_overrides (a fresh backbone)"
         )
-    backbone = GPT2Config(vocab_size=text_vocab_size, **overrides)
+    backbone = AutoConfig.for_model(overrides.pop("model_type", "gpt2"), vocab_size=text_vocab_size, **overrides)
     return ListenerForCausalLM(ListenerConfig(backbone_config=backbone, **vqvae_layout(vqvae_config)))
 
 
