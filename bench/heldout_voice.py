@@ -6,6 +6,10 @@ the synthesis (`KnownWords`) and the acoustic tokens computed from the audio by 
 rates are printed beside the same model's rates on the corpus's test split, then each transfer target met/missed.
 
     .venv/bin/python bench/heldout_voice.py [--run outputs/demo] [--seconds 120] [--seed 2026]
+    .venv/bin/python bench/heldout_voice.py --run outputs/reproduce/seed_0 outputs/reproduce/seed_1 \
+        outputs/reproduce/seed_2 --dataset outputs/reproduce/dataset      # the study's seed models
+
+Each run gets its own block (the same recording for all of them).
 """
 
 import argparse
@@ -21,22 +25,25 @@ from mmlistener.runs import load_pipeline
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", default="outputs/demo", help="A folder with lm_stage2/, vqvae/ and dataset/.")
+    parser.add_argument("--run", nargs="+", default=["outputs/demo"], help="Folders with lm_stage2/ and vqvae/.")
+    parser.add_argument("--dataset", default=None, help="The dataset with the test split (default: RUN/dataset).")
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}")
-    vqvae = IdentityVQVAE.from_pretrained(os.path.join(args.run, "vqvae"))
-    _, _, pipeline = load_pipeline(os.path.join(args.run, "lm_stage2"), vqvae)
-    test = list(load_split(os.path.join(args.run, "dataset"), "test").with_format("numpy"))
-    report = heldout_voice_report(pipeline, test, seconds=args.seconds, seed=args.seed)
-    print(format_events_table({"held-out voice": report["heldout"], "control (no jokes)": report["control"],
-                               "corpus test split": report["test"]}))  # fmt: skip
-    print(f"laughs detected: held-out {report['heldout']['num_laughs']}, control {report['control']['num_laughs']}")
-    for name, (met, value) in transfer_targets(report).items():
-        print(f"{'met   ' if met else 'missed'} {name}: {value}")
+    for run in args.run:
+        vqvae = IdentityVQVAE.from_pretrained(os.path.join(run, "vqvae"))
+        _, _, pipeline = load_pipeline(os.path.join(run, "lm_stage2"), vqvae)
+        dataset = args.dataset or os.path.join(run, "dataset")
+        test = list(load_split(dataset, "test").with_format("numpy"))
+        report = heldout_voice_report(pipeline, test, seconds=args.seconds, seed=args.seed)
+        print(f"\n{run}:")
+        print(format_events_table({"held-out voice": report["heldout"], "control (no jokes)": report["control"],
+                                   "corpus test split": report["test"]}))  # fmt: skip
+        print(f"laughs detected: held-out {report['heldout']['num_laughs']}, control {report['control']['num_laughs']}")
+        for name, (met, value) in transfer_targets(report).items():
+            print(f"{'met   ' if met else 'missed'} {name}: {value}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
-
 
 if __name__ == "__main__":
     main()

@@ -73,7 +73,8 @@ def main() -> None:
         identity = np.asarray(example["listener_identity"], dtype=np.float32)
         gt = np.asarray(example["listener_motion"], dtype=np.float32)
         if args.codes == "encode":
-            example["listener_codes"] = vqvae.encode(torch.from_numpy(gt)[None]).codes[0].tolist()
+            encoded = vqvae.encode(torch.from_numpy(gt)[None], identity=torch.from_numpy(identity)[None])
+            example["listener_codes"] = encoded.codes[0].tolist()
         codes = torch.tensor([example["listener_codes"]])
         motion = vqvae.decode(codes, identity=torch.from_numpy(identity)[None]).motion[0].numpy()[: len(gt)]
         whole.append(motion)

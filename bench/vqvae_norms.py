@@ -32,6 +32,7 @@ VARIANTS = (  # (encoder_norm, decoder_norm), the rows of the paper's Table 5
     ("instance", "instance"),
     ("layer", "adaln"),
     ("instance", "adain"),
+    ("identity", "adain"),  # not in the paper: the encoder standardises each channel by the listener's style
 )
 
 
@@ -70,16 +71,17 @@ def train(config: IdentityVQVAEConfig, data: dict, betas: np.ndarray, args) -> t
 
 
 @torch.no_grad()
-def code_histograms(model: IdentityVQVAE, motion: np.ndarray) -> np.ndarray:
-    codes = model.encode(torch.from_numpy(motion)).codes.numpy()
+def code_histograms(model: IdentityVQVAE, windows: dict, betas: np.ndarray) -> np.ndarray:
+    identity = torch.from_numpy(betas[windows["index"]])  # read by the identity norm only
+    codes = model.encode(torch.from_numpy(windows["motion"]), identity=identity).codes.numpy()
     size = model.config.codebook_size
     return np.stack([np.bincount(row, minlength=size) / len(row) for row in codes])
 
 
-def identity_from_codes(model: IdentityVQVAE, fit: dict, test: dict, num_identities: int) -> float:
+def identity_from_codes(model: IdentityVQVAE, fit: dict, test: dict, betas: np.ndarray) -> float:
     """Accuracy of nearest-centroid (cosine) listener classification from code histograms."""
-    fit_hist, test_hist = code_histograms(model, fit["motion"]), code_histograms(model, test["motion"])
-    centroids = np.stack([fit_hist[fit["index"] == k].mean(0) for k in range(num_identities)])
+    fit_hist, test_hist = code_histograms(model, fit, betas), code_histograms(model, test, betas)
+    centroids = np.stack([fit_hist[fit["index"] == k].mean(0) for k in range(len(betas))])
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True) + 1e-12
     test_hist /= np.linalg.norm(test_hist, axis=1, keepdims=True) + 1e-12
     return float(((test_hist @ centroids.T).argmax(1) == test["index"]).mean())
@@ -90,7 +92,7 @@ def swap_l2(model: IdentityVQVAE, test: dict, betas: np.ndarray, rng: np.random.
     """Raw L2 of decoding A's codes with B's beta against B performing A's content."""
     target_index = (test["index"] + rng.integers(1, len(betas), size=len(test["index"]))) % len(betas)
     frames = test["motion"].shape[1]
-    codes = model.encode(torch.from_numpy(test["motion"])).codes
+    codes = model.encode(torch.from_numpy(test["motion"]), identity=torch.from_numpy(betas[test["index"]])).codes
     decoded = model.decode(codes, identity=torch.from_numpy(betas[target_index])).motion[:, :frames].numpy()
     truth = np.stack([apply_style(c, betas[i]) for c, i in zip(test["content"], target_index)])
     return float(((decoded - truth) ** 2).mean())
@@ -142,7 +144,7 @@ def main():
         )
         model, seconds = train(config, train_data, betas, args)
         scores = score_vqvae(model, test_examples)
-        accuracy = identity_from_codes(model, probe_fit, probe_test, args.num_identities)
+        accuracy = identity_from_codes(model, probe_fit, probe_test, betas)
         swap = swap_l2(model, test_data, betas, np.random.default_rng(args.seed))
         print(
             f"| {encoder_norm} | {decoder_norm} | {scores['reconstruction']:.4f} | {scores['commitment']:.4f} "

@@ -5,7 +5,13 @@ import pytest
 import torch
 
 from mmlistener import IdentityVQVAE, IdentityVQVAEConfig
-from mmlistener.data.synthetic import apply_style, content_motion, identity_betas
+from mmlistener.data.synthetic import (
+    _style_maps,
+    apply_style,
+    channel_amplitude,
+    content_motion,
+    identity_betas,
+)
 from mmlistener.evaluation import identity_code_agreement, prefix_code_agreement
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -35,7 +41,7 @@ class LocalCodes:
     def eval(self):
         return self
 
-    def encode(self, motion):
+    def encode(self, motion, identity=None):
         groups = motion.unfold(1, 8, 8).mean(dim=(-1, -2))  # (batch, groups)
         return type("Output", (), {"codes": (groups.abs() * 100).long() % 16})()
 
@@ -86,3 +92,40 @@ def test_input_instance_norm_erases_a_per_channel_style_exactly():
     erased = identity_code_agreement(tiny_vqvae(encoder_input_norm="instance"), contents(), betas, apply_style)
     assert erased["agreement"] == 1.0  # the same content performed by three listeners: the same codes
     assert paper["agreement"] < 1.0  # instance norms after the first convolution keep per-channel scales
+
+
+def styled_identity_norm(vqvae: IdentityVQVAE) -> IdentityVQVAE:
+    """`vqvae` (`encoder_norm="identity"`, unit motion statistics) with its input norm set to the inverse of the
+    corpus's style (`apply_style`: `content * exp(0.4 S beta) + 0.8 amplitude * O beta`)."""
+    offset_map, scale_map = _style_maps()
+    norm = vqvae.encoder.norm_motion.style
+    with torch.no_grad():
+        norm.weight.copy_(torch.from_numpy(np.concatenate([0.4 * scale_map, 0.8 * channel_amplitude()[:, None] *
+                                                           offset_map]).astype(np.float32)))  # fmt: skip
+        norm.bias.zero_()
+    return vqvae
+
+
+def test_an_identity_norm_that_inverts_the_style_gives_every_performer_the_same_codes():
+    betas = identity_betas(3, seed=4)
+    inverted = styled_identity_norm(tiny_vqvae(encoder_norm="identity"))
+    exact = identity_code_agreement(inverted, contents(), betas, apply_style)
+    assert exact["agreement"] == 1.0  # the style is erased exactly: the content alone picks the codes
+    instance = identity_code_agreement(tiny_vqvae(encoder_norm="instance"), contents(), betas, apply_style)
+    assert instance["agreement"] < 1.0
+    # the identity the norm is given is what erases the style: each performer's codes with a wrong identity differ
+    motion = torch.from_numpy(np.stack([apply_style(contents(1)[0], beta) for beta in betas]).astype(np.float32))
+    right = inverted.encode(motion, identity=torch.from_numpy(betas)).codes
+    wrong = inverted.encode(motion, identity=torch.from_numpy(betas[::-1].copy())).codes
+    assert torch.equal(right[0], right[1]) and not torch.equal(wrong[0], wrong[1])
+
+
+def test_a_causal_identity_norm_encoder_gives_local_codes_from_the_first_group():
+    betas = identity_betas(3, seed=5)
+    motions = [apply_style(content, beta) for content, beta in zip(contents(), betas)]
+    vqvae = tiny_vqvae(encoder_norm="identity", causal_encoder=True)
+    assert vqvae.config.min_frames == 1  # no statistics over time: no fixed start code either
+    local = prefix_code_agreement(vqvae, motions, identities=list(betas))
+    assert local["agreement"] == 1.0 and local["first_group"] == 1.0
+    with pytest.raises(ValueError, match="encoder_norm='identity' needs the listener identity"):
+        prefix_code_agreement(vqvae, motions)

@@ -53,6 +53,7 @@ def test_config_defaults_are_the_papers():
         ({"codebook_size": 0}, "codebook_size"),
         ({"ema_decay": 1.0}, "ema_decay"),
         ({"activation": "tanh"}, "activation"),
+        ({"encoder_norm": "identity", "encoder_input_norm": "instance"}, "encoder_input_norm must be 'none'"),
     ],
 )
 def test_config_rejects_bad_values(overrides, message):
@@ -83,14 +84,14 @@ def test_shapes_of_every_norm_variant(encoder_norm, decoder_norm):
 
 # every norm from 9 frames (2 latent steps) on; the encoders without instance norm from one frame on
 ENCODABLE = [(norm, frames) for norm in ENCODER_NORMS for frames in (9, 13, 40)]
-ENCODABLE += [(norm, frames) for norm in ("none", "layer") for frames in (1, 8)]
+ENCODABLE += [(norm, frames) for norm in ("none", "layer", "identity") for frames in (1, 8)]
 
 
 @pytest.mark.parametrize("encoder_norm, frames", ENCODABLE)
 def test_decode_of_encode_has_codes_times_rate_frames(encoder_norm, frames):
     model = tiny_model(encoder_norm=encoder_norm, decoder_norm="adaln").eval()  # adaln decodes a single code
     motion, beta = motion_batch(batch=2, frames=frames)
-    encoded = model.encode(motion)
+    encoded = model.encode(motion, identity=beta)  # read by the identity norm only
     codes = encoded.codes
     assert not torch.allclose(encoded.latents[0], encoded.latents[1])  # two sequences, two latents
     assert codes.shape == (2, -(-frames // 8))
@@ -244,6 +245,13 @@ def test_bad_inputs_raise_named_errors():
         model.encode(broken)
     with pytest.raises(ValueError, match=r"\[0, 16\)"):
         model.decode(torch.full((3, 4), 16), identity=beta)
+    reading = tiny_model(encoder_norm="identity").eval()
+    with pytest.raises(ValueError, match="encoder_norm='identity' needs the listener identity"):
+        reading.encode(motion)
+    with pytest.raises(ValueError, match="encoder_norm='identity' and decoder_norm='adain' need the listener identity"):
+        reading(motion)
+    with pytest.raises(ValueError, match="identity must have shape"):
+        reading.encode(motion, identity=beta[:1])
     with pytest.raises(ValueError, match="integers"):
         model.decode(torch.zeros(3, 4), identity=beta)
 

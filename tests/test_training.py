@@ -193,6 +193,29 @@ def test_tokenize_adds_one_code_per_group_the_partial_last_one_included(dataset_
     json.dumps(alone)  # plain ints, storable in Arrow
 
 
+def test_tokenize_gives_an_identity_norm_encoder_each_window_s_listener(dataset_dir):
+    from mmlistener.data.collators import load_splits
+    from mmlistener.modeling.configuration_identity_vqvae import IdentityVQVAEConfig
+    from mmlistener.training.arguments import parse_config_overrides
+
+    torch.manual_seed(0)
+    config = IdentityVQVAEConfig(**parse_config_overrides(TINY_VQVAE), encoder_norm="identity")
+    vqvae = IdentityVQVAE(config).eval()
+    with torch.no_grad():  # a strong identity map, so that another listener would give other codes
+        vqvae.encoder.norm_motion.style.weight.normal_(0.0, 0.5)
+    train = tokenize_splits(load_splits(dataset_dir), vqvae, batch_size=3)["train"]
+    window = train[0]
+    motion = torch.tensor(np.asarray(window["listener_motion"], dtype=np.float32))[None]
+    own = vqvae.encode(motion, identity=torch.tensor([window["listener_identity"]])).codes[0].tolist()
+    assert window["listener_codes"] == own
+    other = vqvae.encode(motion, identity=torch.zeros(1, 100)).codes[0].tolist()
+    assert other != own  # the column really comes from the window's own identity
+    with pytest.raises(ValueError, match="encoder_norm='identity' needs the listener identity"):
+        listener_codes(vqvae, [np.asarray(window["listener_motion"], dtype=np.float32)])
+    with pytest.raises(ValueError, match="got 2 identities for 1 windows"):
+        listener_codes(vqvae, [np.asarray(window["listener_motion"], dtype=np.float32)], identities=[0, 1])
+
+
 TINY_GPT2 = "n_layer=1,n_embd=16,n_head=2,n_positions=1024"
 # the demo's family (`model_type` picks the config class; GPT-2 without it)
 TINY_LLAMA = ("model_type=llama,hidden_size=16,intermediate_size=32,num_hidden_layers=1,num_attention_heads=2,"

@@ -173,7 +173,8 @@ def code_diagnostics(vqvae, windows: list[dict], seed: int) -> dict:
     rng = np.random.default_rng(seed)
     contents = [content_motion(len(windows[0]["listener_motion"]), rng) for _ in range(8)]
     return {
-        "prefix": prefix_code_agreement(vqvae, [window["listener_motion"] for window in windows]),
+        "prefix": prefix_code_agreement(vqvae, [window["listener_motion"] for window in windows],
+                                        [window["listener_identity"] for window in windows]),
         "identity": identity_code_agreement(vqvae, contents, betas, apply_style),
     }
 

@@ -15,7 +15,7 @@ import torch
 
 
 @torch.no_grad()
-def prefix_code_agreement(vqvae, motions: Sequence[np.ndarray]) -> dict[str, float]:
+def prefix_code_agreement(vqvae, motions: Sequence[np.ndarray], identities: Sequence | None = None) -> dict[str, float]:
     """Share of codes that do not change when the frames after their group arrive.
 
     For each window `(T, 56)` of `G = T // rate` complete groups, code `g` of the prefix of `(g + 1) * rate`
@@ -26,6 +26,8 @@ def prefix_code_agreement(vqvae, motions: Sequence[np.ndarray]) -> dict[str, flo
     Args:
         vqvae (`IdentityVQVAE`): the tokeniser (put in eval mode).
         motions (`list` of `np.ndarray` of shape `(T_i, 56)`): raw listener motion.
+        identities (`list` of `np.ndarray` of shape `(identity_dim,)`, *optional*): each window's listener, for
+            an encoder that reads the identity (`encoder_norm="identity"`).
 
     Returns:
         `dict`: `agreement` (share over the compared codes), `first_group` and `last_group` (share at the
@@ -47,8 +49,10 @@ def prefix_code_agreement(vqvae, motions: Sequence[np.ndarray]) -> dict[str, flo
                 f"{vqvae.config.min_frames} frames or more (config.min_frames), so no prefix can be compared"
             )
         motion = motion[: groups * rate].to(vqvae.device)
-        full = vqvae.encode(motion[None]).codes[0, start:]
-        prefixes = [vqvae.encode(motion[None, : (g + 1) * rate]).codes[0, g] for g in range(start, groups)]
+        identity = None if identities is None else torch.as_tensor(np.asarray(identities[index], np.float32))[None]
+        full = vqvae.encode(motion[None], identity=identity).codes[0, start:]
+        prefixes = [vqvae.encode(motion[None, : (g + 1) * rate], identity=identity).codes[0, g]
+                    for g in range(start, groups)]  # fmt: skip
         same = (torch.stack(prefixes) == full).cpu().numpy()
         equal.append(same)
         first.append(same[0])
@@ -86,7 +90,8 @@ def identity_code_agreement(
     equal = []
     for content in contents:
         motion = np.stack([apply_style(content, beta) for beta in betas]).astype(np.float32)
-        codes = vqvae.encode(torch.from_numpy(motion).to(vqvae.device)).codes.cpu().numpy()
+        identity = torch.from_numpy(betas.astype(np.float32))  # each performer's own (read by an identity norm)
+        codes = vqvae.encode(torch.from_numpy(motion).to(vqvae.device), identity=identity).codes.cpu().numpy()
         equal.append((codes[1:] == codes[:1]).reshape(-1))
     if not equal:
         raise ValueError("no content to tokenise")

@@ -30,13 +30,14 @@ class OracleBaseline:
 
     @torch.no_grad()
     def predict(self, examples: Sequence[dict]) -> list[np.ndarray]:
-        """Raw motion `(T_i, 56)` per window: `decode(encode(listener_motion), identity=listener_identity)`."""
+        """Raw motion `(T_i, 56)` per window: `decode(encode(listener_motion, identity), identity)` with the
+        window's `listener_identity` (the paper's encoder ignores it)."""
         device = self.vqvae.device
         motions = []
         for example in examples:
             motion = torch.from_numpy(as_motion(example, "listener_motion"))[None].to(device)
             identity = torch.from_numpy(np.asarray(example["listener_identity"], dtype=np.float32))[None]
-            codes = self.vqvae.encode(motion).codes
+            codes = self.vqvae.encode(motion, identity=identity.to(device)).codes
             decoded = self.vqvae.decode(codes, identity=identity.to(device)).motion
             motions.append(decoded[0, : motion.shape[1]].float().cpu().numpy())
         return motions

@@ -4,7 +4,7 @@ from transformers import PreTrainedConfig
 
 from .constants import EXPRESSION_DIM, GROUP_SIZE, IDENTITY_DIM, MOTION_DIM
 
-ENCODER_NORMS = ("none", "layer", "instance")
+ENCODER_NORMS = ("none", "layer", "instance", "identity")
 ENCODER_INPUT_NORMS = ("none", "instance")
 DECODER_NORMS = ("none", "layer", "instance", "adaln", "adain")
 ADAPTIVE_NORMS = ("adaln", "adain")
@@ -30,8 +30,13 @@ class IdentityVQVAEConfig(PreTrainedConfig):
         dilation_growth_rate (`int`, defaults to 3): dilation ratio between residual units; a stage runs
             them with dilations `growth ** (depth - 1), ..., growth, 1` (9, 3, 1 by default).
         activation (`str`, defaults to `"relu"`): one of `"relu"`, `"gelu"`, `"silu"`.
-        encoder_norm (`str`, defaults to `"instance"`): `"none"`, `"layer"` (over channels, per frame) or
-            `"instance"` (over time, per channel and sequence: erases per-sequence statistics).
+        encoder_norm (`str`, defaults to `"instance"`): `"none"`, `"layer"` (over channels, per frame),
+            `"instance"` (over time, per channel and sequence: erases per-sequence statistics) or `"identity"`:
+            no statistics over time anywhere; instead each input channel is standardised with a shift and a
+            log-scale predicted from the identity by a linear map (`(x - shift(beta)) * exp(-log_scale(beta))`),
+            which erases a style that is a per-channel affine map of the motion while leaving each code local in
+            time (it reads only its frames' neighbourhood) and a level held through the whole window intact. The
+            encoder then needs the identity (`encode(motion, identity=...)`). `"instance"` is the paper's.
         encoder_input_norm (`str`, defaults to `"none"`): `"instance"` normalises each of the `motion_dim`
             input channels over time (per sequence) before the first convolution. The `encoder_norm` layers
             act after that convolution has mixed the channels, so they remove a per-channel offset of the
@@ -119,6 +124,11 @@ class IdentityVQVAEConfig(PreTrainedConfig):
             raise ValueError(
                 f"encoder_input_norm must be one of {ENCODER_INPUT_NORMS}, got {self.encoder_input_norm!r}"
             )
+        if self.encoder_norm == "identity" and self.encoder_input_norm != "none":
+            raise ValueError(
+                "encoder_norm='identity' standardises the input channels itself: encoder_input_norm must be 'none', "
+                f"got {self.encoder_input_norm!r}"
+            )
         if self.decoder_norm not in DECODER_NORMS:
             raise ValueError(f"decoder_norm must be one of {DECODER_NORMS}, got {self.decoder_norm!r}")
         if self.activation not in ACTIVATIONS:
@@ -160,6 +170,11 @@ class IdentityVQVAEConfig(PreTrainedConfig):
     def is_adaptive(self) -> bool:
         """Whether the decoder needs the identity (AdaIN / AdaLN)."""
         return self.decoder_norm in ADAPTIVE_NORMS
+
+    @property
+    def encoder_reads_identity(self) -> bool:
+        """Whether the encoder needs the identity (`encoder_norm="identity"`)."""
+        return self.encoder_norm == "identity"
 
 
 IdentityVQVAEConfig.register_for_auto_class()

@@ -129,6 +129,8 @@ class MotionNorm(nn.Module):
       per-sequence (identity) statistics.
     - `"adaln"` / `"adain"`: the layer / instance normalisation without learned affine, followed by
       `(1 + scale(identity)) * x + shift(identity)` with `scale, shift` a linear map of the identity.
+    - `"identity"`: no statistics: `(x - shift(identity)) * exp(-log_scale(identity))`, the inverse of a
+      per-channel affine style, with `log_scale, shift` a linear map of the identity.
 
     With `causal=True` the statistics over time at step `t` are those of steps `0..t` (cumulative), so the
     output at `t` depends on no later step.
@@ -143,12 +145,15 @@ class MotionNorm(nn.Module):
         if kind in ("layer", "instance"):
             self.weight = nn.Parameter(torch.ones(channels))
             self.bias = nn.Parameter(torch.zeros(channels))
-        if kind in ("adaln", "adain"):
+        if kind in ("adaln", "adain", "identity"):
             self.style = nn.Linear(config.identity_dim, 2 * channels)
 
     def forward(self, hidden: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
         if self.kind == "none":
             return hidden
+        if self.kind == "identity":
+            log_scale, shift = self.style(identity).unsqueeze(-1).chunk(2, dim=1)
+            return (hidden - shift) * torch.exp(-log_scale)
         if self.causal:
             mean, var = _cumulative_statistics(hidden)
         else:
@@ -200,8 +205,8 @@ class EncoderStage(nn.Module):
         super().__init__()
         width, causal = config.hidden_size, config.causal_encoder
         self.downsample = _conv(width, width, 4, causal, stride=2)
-        self.norm = MotionNorm(config, config.encoder_norm, width, causal)
-        self.residual = ResidualStack(config, config.encoder_norm, causal)
+        self.norm = MotionNorm(config, _encoder_hidden_norm(config), width, causal)
+        self.residual = ResidualStack(config, _encoder_hidden_norm(config), causal)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.residual(self.norm(self.downsample(hidden)))
@@ -223,21 +228,28 @@ class DecoderStage(nn.Module):
         return self.norm(self.conv(hidden), identity)
 
 
+def _encoder_hidden_norm(config: IdentityVQVAEConfig) -> str:
+    """The kind of the encoder's norm layers after its first convolution (none when the identity normalises)."""
+    return "none" if config.encoder_reads_identity else config.encoder_norm
+
+
 class IdentityVQVAEEncoder(nn.Module):
-    """Normalised motion `(batch, motion_dim, frames)` -> latents `(batch, codebook_dim, frames / rate)`."""
+    """Normalised motion `(batch, motion_dim, frames)` (+ identity `(batch, identity_dim)` when
+    `encoder_norm="identity"`) -> latents `(batch, codebook_dim, frames / rate)`."""
 
     def __init__(self, config: IdentityVQVAEConfig):
         super().__init__()
         width, causal = config.hidden_size, config.causal_encoder
-        self.norm_motion = MotionNorm(config, config.encoder_input_norm, config.motion_dim, causal)
+        input_norm = "identity" if config.encoder_reads_identity else config.encoder_input_norm
+        self.norm_motion = MotionNorm(config, input_norm, config.motion_dim, causal)
         self.conv_in = _conv(config.motion_dim, width, 3, causal)
-        self.norm_in = MotionNorm(config, config.encoder_norm, width, causal)
+        self.norm_in = MotionNorm(config, _encoder_hidden_norm(config), width, causal)
         self.activation = _ACTIVATIONS[config.activation]()
         self.stages = nn.ModuleList(EncoderStage(config) for _ in range(config.num_stages))
         self.conv_out = _conv(width, config.codebook_dim, 3, causal)
 
-    def forward(self, motion: torch.Tensor) -> torch.Tensor:
-        hidden = self.activation(self.norm_in(self.conv_in(self.norm_motion(motion))))
+    def forward(self, motion: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
+        hidden = self.activation(self.norm_in(self.conv_in(self.norm_motion(motion, identity))))
         for stage in self.stages:
             hidden = stage(hidden)
         return self.conv_out(hidden)
@@ -504,15 +516,21 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
             f"time, so it needs at least {config.min_frames} frames; with one its codes would not depend on the motion"
         )
 
-    def _checked_identity(self, identity: torch.Tensor | None, batch: int, source: str) -> torch.Tensor | None:
-        """The identity `(batch, identity_dim)` the decoder needs, or None for a non-adaptive decoder; `source`
-        (`"motion"` or `"codes"`) is the argument whose batch size the identity must match."""
-        if not self.config.is_adaptive:
+    def _checked_identity(
+        self, identity: torch.Tensor | None, batch: int, source: str, parts: tuple[str, ...] = ("decoder",)
+    ) -> torch.Tensor | None:
+        """The identity `(batch, identity_dim)` that the `parts` (`"encoder"`, `"decoder"`) need, or None when none
+        of them reads it; `source` (`"motion"` or `"codes"`) is the argument whose batch size it must match."""
+        config = self.config
+        needing = [f"encoder_norm={config.encoder_norm!r}" for part in parts
+                   if part == "encoder" and config.encoder_reads_identity]
+        needing += [f"decoder_norm={config.decoder_norm!r}" for part in parts if part == "decoder" and config.is_adaptive]
+        if not needing:
             return None
         if identity is None:
             raise ValueError(
-                f"decoder_norm={self.config.decoder_norm!r} needs the listener identity: pass "
-                f"identity=<tensor of shape ({batch}, {self.config.identity_dim})>"
+                f"{' and '.join(needing)} {'needs' if len(needing) == 1 else 'need'} the listener identity: pass "
+                f"identity=<tensor of shape ({batch}, {config.identity_dim})>"
             )
         identity = torch.as_tensor(identity)
         if identity.shape != (batch, self.config.identity_dim):
@@ -524,14 +542,15 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
             raise ValueError("identity contains NaN or infinite values")
         return identity.to(device=self.motion_mean.device, dtype=self.decoder.conv_in.weight.dtype)
 
-    def _encode_normalised(self, motion: torch.Tensor) -> torch.Tensor:
-        """Normalised `(batch, frames, dim)` -> latents `(batch, ceil(frames / rate), codebook_dim)`."""
+    def _encode_normalised(self, motion: torch.Tensor, identity: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised `(batch, frames, dim)` (+ the checked identity when the encoder reads it) -> latents
+        `(batch, ceil(frames / rate), codebook_dim)`."""
         rate = self.config.downsample_rate
         missing = -motion.shape[1] % rate
         if missing:
             motion = torch.cat([motion, motion[:, -1:].expand(-1, missing, -1)], dim=1)
         hidden = motion.to(self.encoder.conv_in.weight.dtype).transpose(1, 2)
-        return self.encoder(hidden).transpose(1, 2)
+        return self.encoder(hidden, identity).transpose(1, 2)
 
     def _decode_normalised(self, quantized: torch.Tensor, identity: torch.Tensor | None) -> torch.Tensor:
         """Quantised latents `(batch, length, codebook_dim)` -> normalised motion `(batch, length * rate, dim)`."""
@@ -569,7 +588,8 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
             motion (`torch.FloatTensor` of shape `(batch, frames, motion_dim)`): raw motion, at least
                 `config.min_frames` frames (more than `downsample_rate` with the instance-norm encoder).
             identity (`torch.FloatTensor` of shape `(batch, identity_dim)`, *optional*): the identity (FLAME
-                shape beta); required when `decoder_norm` is `"adain"` or `"adaln"`, ignored otherwise.
+                shape beta); required when `decoder_norm` is `"adain"` or `"adaln"` or `encoder_norm` is
+                `"identity"`, ignored otherwise.
             return_dict (`bool`, *optional*): return an [`IdentityVQVAEOutput`] (default) or a tuple.
 
         Returns:
@@ -578,8 +598,8 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         """
         target = self._normalised_motion(motion)
         batch, frames, _ = target.shape
-        identity = self._checked_identity(identity, batch, "motion")
-        quantizer_output = self.quantizer(self._encode_normalised(target), update=self.training)
+        identity = self._checked_identity(identity, batch, "motion", parts=("encoder", "decoder"))
+        quantizer_output = self.quantizer(self._encode_normalised(target, identity), update=self.training)
         prediction = self._decode_normalised(quantizer_output.quantized, identity)[:, :frames].float()
         reconstruction_loss = self._split_smooth_l1(prediction, target)
         if frames > 1:
@@ -606,17 +626,22 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
     @torch.no_grad()
-    def encode(self, motion: torch.FloatTensor) -> IdentityVQVAEEncoderOutput:
-        r"""Motion to codes (no codebook update; the encoder needs no identity).
+    def encode(self, motion: torch.FloatTensor, identity: torch.FloatTensor | None = None) -> IdentityVQVAEEncoderOutput:
+        r"""Motion to codes (no codebook update).
 
         Args:
             motion (`torch.FloatTensor` of shape `(batch, frames, motion_dim)`): raw motion, at least
                 `config.min_frames` frames (more than `downsample_rate` with the instance-norm encoder).
+            identity (`torch.FloatTensor` of shape `(batch, identity_dim)`, *optional*): the performer's identity;
+                required with `encoder_norm="identity"` (the paper's instance-norm encoder needs none and ignores
+                it).
 
         Returns:
             [`IdentityVQVAEEncoderOutput`] with `codes (batch, ceil(frames / downsample_rate))` and `latents`.
         """
-        latents = self._encode_normalised(self._normalised_motion(motion))
+        motion = self._normalised_motion(motion)
+        identity = self._checked_identity(identity, motion.shape[0], "motion", parts=("encoder",))
+        latents = self._encode_normalised(motion, identity)
         return IdentityVQVAEEncoderOutput(codes=self.quantizer(latents).codes, latents=latents)
 
     @torch.no_grad()

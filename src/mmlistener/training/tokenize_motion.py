@@ -21,12 +21,16 @@ from .arguments import TokenizeArguments
 
 
 @torch.no_grad()
-def listener_codes(vqvae: IdentityVQVAE, motions: list, batch_size: int = 32) -> list[list[int]]:
+def listener_codes(vqvae: IdentityVQVAE, motions: list, batch_size: int = 32, identities: list | None = None
+                   ) -> list[list[int]]:  # fmt: skip
     """Codes of each raw listener motion `(T_i, 56)`: `ceil(T_i / downsample_rate)` ints per window.
 
     Windows of equal length are encoded together, `batch_size` at a time (no padding, so a window's codes
-    do not depend on its batch-mates).
+    do not depend on its batch-mates). `identities` (one `(identity_dim,)` beta per window) are required by an
+    encoder that reads the identity (`encoder_norm="identity"`) and ignored by the others.
     """
+    if identities is not None and len(identities) != len(motions):
+        raise ValueError(f"got {len(identities)} identities for {len(motions)} windows")
     rate = vqvae.config.downsample_rate
     arrays = [np.asarray(motion, dtype=np.float32) for motion in motions]
     by_length = defaultdict(list)
@@ -49,7 +53,10 @@ def listener_codes(vqvae: IdentityVQVAE, motions: list, batch_size: int = 32) ->
         for start in range(0, len(indices), batch_size):
             chunk = indices[start : start + batch_size]
             motion = torch.from_numpy(np.stack([arrays[i] for i in chunk])).to(vqvae.device)
-            encoded = vqvae.encode(motion).codes.cpu().tolist()
+            identity = None
+            if identities is not None:
+                identity = torch.from_numpy(np.stack([np.asarray(identities[i], dtype=np.float32) for i in chunk]))
+            encoded = vqvae.encode(motion, identity=identity).codes.cpu().tolist()
             for index, row in zip(chunk, encoded):
                 codes[index] = row
     return codes
@@ -60,7 +67,8 @@ def tokenize_splits(splits, vqvae: IdentityVQVAE, batch_size: int = 32):
     vqvae = vqvae.eval()
 
     def add_codes(batch):
-        return {"listener_codes": listener_codes(vqvae, batch["listener_motion"], batch_size)}
+        identities = batch.get("listener_identity")
+        return {"listener_codes": listener_codes(vqvae, batch["listener_motion"], batch_size, identities)}
 
     if any("listener_codes" in split.column_names for split in splits.values()):
         splits = splits.remove_columns("listener_codes")
