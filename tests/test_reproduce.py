@@ -98,13 +98,15 @@ def _report(ours_l2: list[float], random_l2: list[float], shuffled_l2: list[floa
         events = {"nod_hit_rate": 0.9, "nod_false_alarm_rate": 0.1, "laugh_hit_rate": 0.5,
                   "laugh_false_alarm_rate": float("nan")}
         return {"GT": {"variation": 0.1}, "ours": {"l2": ours, "fd": ours, "p_fd": ours, **events},
-                "random": {"l2": random, "fd": random, "p_fd": random}, "oracle": {"l2": 0.0, "fd": 0.0, "p_fd": 0.0}}
+                "random": {"l2": random, "fd": random, "p_fd": random},
+                "oracle": {"l2": 0.8, "fd": 0.8, "p_fd": 0.8, "laugh_hit_rate": 0.95}}
 
     seeds = {
         str(index): {
             "results": results(ours, random),
             "control": {"true": {"l2": ours, "nll": 3.0}, "shuffled": {"l2": shuffled, "nll": 3.0 + gap},
                         "nll_gap": gap},
+            "code_baselines": {"bigram": {"nll": 3.2, "accuracy": 0.3}},
         }
         for index, (ours, random, shuffled, gap) in enumerate(zip(ours_l2, random_l2, shuffled_l2, nll_gaps))
     }
@@ -125,12 +127,60 @@ def test_targets_are_met_or_missed_by_the_measurements():
     assert single["ours beats random on L2"] is None
 
 
+def test_targets_against_the_oracle_the_words_only_lm_and_the_bigram():
+    def targets(ours_l2: float, **change) -> dict:
+        report = _report([ours_l2, ours_l2 + 0.01], [9.0, 9.0], [5.0, 5.0], [1.0, 1.1])
+        for entry in report["seeds"].values():
+            entry["results"]["ours"].update(change.get("ours", {}))
+            entry["results"]["oracle"].update(change.get("oracle", {}))
+            entry["code_baselines"]["bigram"]["nll"] = change.get("bigram", 3.2)
+        words = change.get("words")
+        if words is not None:
+            report["modalities"] = {"words": {"results": {"ours": {"l2": 2.0, "laugh_hit_rate": words[1]}},
+                                              "control": {"nll_gap": words[0]}}}  # fmt: skip
+        return {t["target"]: t for t in check_targets(report)}
+
+    near = targets(1.1)  # 1.1 / 0.8 = 1.38 x the oracle
+    assert near["ours' L2 near the oracle's"]["met"] and near["ours' P-FD near the oracle's"]["met"]
+    assert near["ours' L2 near the oracle's"]["measured"].startswith("1.38 x")
+    far = targets(1.3)  # 1.63 x
+    assert far["ours' FD near the oracle's"]["met"] is False and far["ours' FD near the oracle's"]["by"] == "+0.13 x"
+    # laughs: hit >= 0.7 with false alarms <= 0.3; nods: false alarms up to 0.3 pass
+    laughs = targets(1.1, ours={"laugh_hit_rate": 0.75, "laugh_false_alarm_rate": 0.25, "nod_false_alarm_rate": 0.3})
+    assert laughs["laughs on cue"]["met"] and laughs["nods on cue"]["met"]
+    noisy = targets(1.1, ours={"laugh_hit_rate": 0.75, "laugh_false_alarm_rate": 0.35})
+    assert noisy["laughs on cue"]["met"] is False and "false alarm +0.05" in noisy["laughs on cue"]["by"]
+    assert near["the codebook carries laughs (oracle)"]["met"]
+    assert targets(1.1, oracle={"laugh_hit_rate": 0.85})["the codebook carries laughs (oracle)"]["met"] is False
+    assert near["teacher-forced NLL below the code bigram's"]["met"]  # 3.0 against 3.2
+    assert targets(1.1, bigram=2.9)["teacher-forced NLL below the code bigram's"]["met"] is False
+    assert "Table 3: the words-only LM reads the words" not in near  # no words-only row, no target
+    reads = targets(1.1, words=(1.2, 0.6))["Table 3: the words-only LM reads the words"]
+    assert reads["met"] and reads["by"] == "gap +0.200, laugh hit +0.10"
+    assert targets(1.1, words=(1.2, 0.4))["Table 3: the words-only LM reads the words"]["met"] is False
+    assert targets(1.1, words=(0.9, 0.6))["Table 3: the words-only LM reads the words"]["met"] is False
+
+
+def test_the_report_prints_again_from_its_json(tiny_study, capsys):
+    from mmlistener.evaluation.study_report import main
+
+    report, out = tiny_study
+    (out / "report.md").write_text("stale")
+    main([str(out / "report.json")])
+    printed = capsys.readouterr().out
+    assert printed.startswith("# The study on the synthetic corpus") and "## Targets:" in printed
+    assert (out / "report.md").read_text() + "\n" == printed  # rewritten: the stale text is gone
+    with pytest.raises(FileNotFoundError, match="run `make reproduce` first"):
+        main([str(out / "missing.json")])
+
+
 def test_one_seed_ablation_rows_must_beat_the_seed_noise():
     def table_3(words_l2: float, ours_l2: list[float]) -> dict:
         report = _report(ours_l2, [9.0] * len(ours_l2), [5.0] * len(ours_l2), [1.0] * len(ours_l2))
-        report["modalities"] = {name: {"results": {"ours": {"l2": value}}}
+        report["modalities"] = {name: {"results": {"ours": {"l2": value, "laugh_hit_rate": 0.0}},
+                                       "control": {"nll_gap": 0.5}}
                                 for name, value in (("words,acoustic,emotion", 1.0), ("words", words_l2))}  # fmt: skip
-        (target,) = [t for t in check_targets(report) if t["target"].startswith("Table 3")]
+        (target,) = [t for t in check_targets(report) if t["target"].startswith("Table 3: all streams")]
         return target
 
     # ours' L2 over seeds has std 0.1: the seed noise is 0.2
