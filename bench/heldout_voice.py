@@ -38,8 +38,11 @@ def main() -> None:
         test = list(load_split(dataset, "test").with_format("numpy"))
         report = heldout_voice_report(pipeline, test, seconds=args.seconds, seed=args.seed)
         print(f"\n{run}:")
-        print(format_events_table({"held-out voice": report["heldout"], "control (no jokes)": report["control"],
-                                   "corpus test split": report["test"]}))  # fmt: skip
+        print(format_events_table({
+            "held-out voice": report["heldout"], "control (no jokes)": report["control"],
+            "control, at the recording's events": report["control_at_recording_events"],
+            "corpus test split": report["test"],
+        }))  # fmt: skip
         print(f"laughs detected: held-out {report['heldout']['num_laughs']}, control {report['control']['num_laughs']}")
         for name, (met, value) in transfer_targets(report).items():
             print(f"{'met   ' if met else 'missed'} {name}: {value}")

@@ -72,6 +72,12 @@ def test_report_scores_the_held_out_voice_its_control_and_the_test_split(demo_pi
     assert report["heldout"]["num_utterance_ends"] > 0 and report["control"]["num_joke_ends"] == 0
     assert report["heldout"]["num_joke_ends"] > 0
     assert report["test"]["num_contagion_windows"] == 2
+    # the control's own motion scored at the recording's events: the same laughs, the recording's jokes and ends
+    at_events = report["control_at_recording_events"]
+    assert at_events["num_laughs"] == report["control"]["num_laughs"]
+    assert at_events["num_nods"] == report["control"]["num_nods"]
+    assert at_events["num_joke_ends"] == report["heldout"]["num_joke_ends"]
+    assert at_events["num_utterance_ends"] == report["heldout"]["num_utterance_ends"]
     targets = transfer_targets(report)
     assert len(targets) == 10 and all(isinstance(met, bool) for met, _ in targets.values())
     laughs = report["heldout"]["num_laughs"]
