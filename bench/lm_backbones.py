@@ -1,5 +1,7 @@
 """Which backbone learns to listen: GPT-2 and LLaMA-type decoders of the demo's size, side by side.
 
+(And the demo's LM with a longer stage 1, the speaker pretraining: `--variants llama llama_stage1_300`.)
+
 Each variant trains both LM stages from scratch (`mmlistener.runs.train_lm`, the demo's trainer and budget: same
 steps, batch, learning rate and seed) on a finished run's listener codes (`make demo` writes them to
 `outputs/demo/dataset_tokens`, with its VQ-VAE in `outputs/demo/vqvae`); only the backbone's config differs. Then:
@@ -32,10 +34,12 @@ from mmlistener.evaluation.tables import markdown_table
 from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
 from mmlistener.runs import PipelineBudget, load_pipeline, train_lm
 
-VARIANTS = {  # name -> backbone config overrides (the same width, depth, heads and positions)
-    "gpt2": "n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0,resid_pdrop=0.0,embd_pdrop=0.0,"
-    "activation_function=gelu_pytorch_tanh",
-    "llama": PipelineBudget().backbone_config_overrides,  # the demo's
+GPT2 = ("n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0,resid_pdrop=0.0,embd_pdrop=0.0,"
+        "activation_function=gelu_pytorch_tanh")  # the demo's former backbone: the same width, depth, heads, positions
+VARIANTS = {  # name -> the PipelineBudget fields that differ from the demo's
+    "gpt2": {"backbone_config_overrides": GPT2},
+    "llama": {},  # the demo's
+    "llama_stage1_300": {"lm_stage1_steps": 300},  # the demo's, with 300 steps of stage 1 (speaker) instead of 20
 }
 
 
@@ -71,7 +75,7 @@ def main() -> None:
     forced, generated = {}, {}
     with tempfile.TemporaryDirectory() as folder:
         for name in args.variants:
-            budget = PipelineBudget(backbone_config_overrides=VARIANTS[name])
+            budget = PipelineBudget(**VARIANTS[name])
             started = time.time()
             train_lm(Path(folder) / name / "stage1", Path(folder) / name / "stage2", run / "dataset_tokens",
                      run / "vqvae", budget, args.seed)  # fmt: skip
