@@ -97,6 +97,13 @@ def code_baselines(
     }
 
 
+def _mean_scores(losses: np.ndarray, hits: np.ndarray) -> dict:
+    """`nll`, `accuracy` and `num_codes` of per-code losses and hits (NaN rates when there is no code)."""
+    if not len(losses):
+        return {"nll": float("nan"), "accuracy": float("nan"), "num_codes": 0}
+    return {"nll": float(losses.mean()), "accuracy": float(hits.mean()), "num_codes": len(losses)}
+
+
 @torch.no_grad()
 def teacher_forced_scores(model, processor, examples: Sequence[dict], batch_size: int = 8) -> dict:
     """NLL and accuracy of the listener head on the true listener codes, batched as stage-2 training does.
@@ -137,15 +144,10 @@ def teacher_forced_scores(model, processor, examples: Sequence[dict], batch_size
                 groups = response_groups(window, len(window["listener_codes"]), processor.group_size, processor.fps)
                 kinds.append(groups[len(groups) - len(codes) :])
     losses, hits = np.concatenate(losses), np.concatenate(hits)
-    scores = {"nll": float(losses.mean()), "accuracy": float(hits.mean()), "num_codes": len(losses)}
+    scores = _mean_scores(losses, hits)
     if with_events:
         kinds = np.concatenate(kinds)
-        scores["responses"] = {
-            name: {"nll": float(losses[kinds == k].mean()), "accuracy": float(hits[kinds == k].mean()),
-                   "num_codes": int((kinds == k).sum())} if (kinds == k).any() else
-                  {"nll": float("nan"), "accuracy": float("nan"), "num_codes": 0}
-            for k, name in enumerate(RESPONSES)
-        }  # fmt: skip
+        scores["responses"] = {name: _mean_scores(losses[kinds == k], hits[kinds == k]) for k, name in enumerate(RESPONSES)}
     return scores
 
 

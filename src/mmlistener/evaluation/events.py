@@ -38,6 +38,12 @@ QUIET_QUANTILE = 0.1  # which local level counts as the window's quiet level
 DEFAULT_TOLERANCE = 6  # frames at 30 fps (0.2 s) either side of the expected response start
 
 
+# the corpus's response rules: (response, the events that call for it, frames at 30 fps from event to response, its
+# length in frames at 30 fps)
+RESPONSE_RULES = (("nod", "utterance_ends", NOD_LAG, NOD_FRAMES), ("laugh", "joke_ends", LAUGH_LAG, LAUGH_FRAMES))
+RESPONSES = ("other",) + tuple(name for name, *_ in RESPONSE_RULES)  # the labels of `response_groups`, by index
+
+
 def _frames(frames_at_30: float, fps: float) -> int:
     """A duration given in frames at 30 fps, in frames at `fps`."""
     return max(1, round(frames_at_30 * fps / FPS))
@@ -238,10 +244,9 @@ def event_rates(
     if len(motions) != len(examples):
         raise ValueError(f"got {len(motions)} motions for {len(examples)} windows")
     tolerance = _frames(tolerance_frames, fps)
-    kinds = (
-        ("nod", "utterance_ends", detect_nods, _frames(NOD_LAG, fps), _frames(NOD_FRAMES, fps)),
-        ("laugh", "joke_ends", detect_laughs, _frames(LAUGH_LAG, fps), _frames(LAUGH_FRAMES, fps)),
-    )
+    detectors = {"nod": detect_nods, "laugh": detect_laughs}
+    kinds = [(name, kind, detectors[name], _frames(lag, fps), _frames(length, fps))
+             for name, kind, lag, length in RESPONSE_RULES]  # fmt: skip
     totals = {name: np.zeros(4, dtype=np.int64) for name, *_ in kinds}
     contagion = []
     for motion, example in zip(motions, examples):
@@ -267,9 +272,6 @@ def event_rates(
     return rates
 
 
-RESPONSES = ("other", "nod", "laugh")  # the labels of `response_groups`, by index
-
-
 def response_groups(example: dict, num_groups: int, group_size: int = GROUP_SIZE, fps: int = FPS) -> np.ndarray:
     """Which response the corpus's rules put in each group of a window: 0 none, 1 a nod, 2 laughter.
 
@@ -288,7 +290,7 @@ def response_groups(example: dict, num_groups: int, group_size: int = GROUP_SIZE
     events = _field(example, "events", {})
     starts = np.arange(num_groups) * group_size
     labels = np.zeros(num_groups, dtype=np.int64)
-    for label, kind, lag, length in ((1, "utterance_ends", NOD_LAG, NOD_FRAMES), (2, "joke_ends", LAUGH_LAG, LAUGH_FRAMES)):
+    for label, (_, kind, lag, length) in enumerate(RESPONSE_RULES, start=1):
         for time in np.asarray(_field(events, kind, []), dtype=np.float64).reshape(-1):
             onset = round(time * fps) + _frames(lag, fps)
             overlap = (starts < onset + _frames(length, fps)) & (starts + group_size > onset)

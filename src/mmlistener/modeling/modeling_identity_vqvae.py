@@ -522,9 +522,11 @@ class IdentityVQVAE(IdentityVQVAEPreTrainedModel):
         """The identity `(batch, identity_dim)` that the `parts` (`"encoder"`, `"decoder"`) need, or None when none
         of them reads it; `source` (`"motion"` or `"codes"`) is the argument whose batch size it must match."""
         config = self.config
-        needing = [f"encoder_norm={config.encoder_norm!r}" for part in parts
-                   if part == "encoder" and config.encoder_reads_identity]
-        needing += [f"decoder_norm={config.decoder_norm!r}" for part in parts if part == "decoder" and config.is_adaptive]
+        needing = []
+        if "encoder" in parts and config.encoder_reads_identity:
+            needing.append(f"encoder_norm={config.encoder_norm!r}")
+        if "decoder" in parts and config.is_adaptive:
+            needing.append(f"decoder_norm={config.decoder_norm!r}")
         if not needing:
             return None
         if identity is None:
