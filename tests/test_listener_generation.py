@@ -144,6 +144,51 @@ def test_caller_logits_processors_see_the_codes_picked_so_far(model, batch):
     assert torch.equal(ban.seen[-1], codes[:, :5])
 
 
+def without_stream(batch, layout, stream):
+    """`inputs(batch)` with one speaker stream's tokens removed from each row, right-padded again."""
+    kept = []
+    for b in range(batch["input_ids"].shape[0]):
+        keep = batch["attention_mask"][b].bool() & ~layout.stream_mask(batch["input_ids"][b], stream)
+        kept.append({key: inputs(batch)[key][b][keep] for key in ("input_ids", "listener_slot_mask", "group_ids")})
+    width = max(len(row["input_ids"]) for row in kept)
+    out = {
+        "input_ids": torch.full((len(kept), width), layout.pad_token_id),
+        "attention_mask": torch.zeros((len(kept), width), dtype=torch.long),
+        "listener_slot_mask": torch.zeros((len(kept), width), dtype=torch.bool),
+        "group_ids": torch.full((len(kept), width), -1),
+    }
+    for b, row in enumerate(kept):
+        n = len(row["input_ids"])
+        out["input_ids"][b, :n], out["attention_mask"][b, :n] = row["input_ids"], 1
+        out["listener_slot_mask"][b, :n], out["group_ids"][b, :n] = row["listener_slot_mask"], row["group_ids"]
+    return out
+
+
+@pytest.mark.parametrize("stream", ["words", "acoustic", "emotion"])
+def test_guidance_scale_zero_reads_only_the_contrast(model, batch, stream):
+    layout = model.config.layout
+    contrast = without_stream(batch, layout, stream)
+    assert contrast["input_ids"].shape[1] < batch["input_ids"].shape[1]
+    alone = model.generate(**contrast)
+    assert torch.equal(model.generate(**inputs(batch), guidance_scale=0.0, guidance_streams=[stream]), alone)
+    assert not torch.equal(model.generate(**inputs(batch)), alone)  # the stream matters to this model
+
+
+def test_guided_codes_follow_the_contrast_of_the_teacher_forced_scores(model, batch):
+    layout, scale = model.config.layout, 3.0
+    codes = model.generate(**inputs(batch), guidance_scale=scale)
+    assert torch.equal(model.generate(**inputs(batch), guidance_scale=1.0), model.generate(**inputs(batch)))
+    assert not torch.equal(codes, model.generate(**inputs(batch)))
+    assert torch.equal(codes, model.generate(**inputs(batch), guidance_scale=scale, use_cache=False))
+    forced = make_batch(layout, SAMPLES, seed=5, codes=codes.tolist())
+    per_input = []
+    for tokens in (inputs(forced), without_stream(forced, layout, "words")):
+        logits = model(**tokens).listener_logits.log_softmax(-1)
+        per_input.append(logits[:, :-1][tokens["listener_slot_mask"][:, 1:]].view(3, 6, -1))
+    with_words, without = per_input
+    assert torch.equal((without + scale * (with_words - without)).argmax(-1), codes)
+
+
 def test_bad_generation_inputs_are_refused(model, batch):
     speaker = make_batch(model.config.layout, SAMPLES[:1], stage="speaker")
     with pytest.raises(ValueError, match="no listener slot"):
@@ -152,6 +197,10 @@ def test_bad_generation_inputs_are_refused(model, batch):
         model.generate(**inputs(batch), temprature=0.5)
     with pytest.raises(ValueError, match="shape"):
         model.generate(batch["input_ids"][0])
+    with pytest.raises(ValueError, match="guidance_scale must be at least 0"):
+        model.generate(**inputs(batch), guidance_scale=-1.0)
+    with pytest.raises(ValueError, match="unknown speaker stream 'voice'"):
+        model.generate(**inputs(batch), guidance_scale=2.0, guidance_streams=["voice"])
 
 
 # -- sliding window: a backbone with 64 positions reading ~170-token sequences --------------------------

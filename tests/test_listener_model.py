@@ -207,6 +207,17 @@ def test_save_and_load_needs_no_backbone_files(model, tmp_path):
     torch.testing.assert_close(loaded(**batch).listener_logits, model(**batch).listener_logits, rtol=0, atol=0)
 
 
+def test_a_folder_saved_before_guidance_generates_with_it(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "generation_config.json").read_text())
+    del saved["guidance_streams"]  # the field came later
+    (tmp_path / "generation_config.json").write_text(json.dumps(saved))
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    batch = make_batch(model.config.layout, SAMPLES)
+    for settings in ({"guidance_scale": 2.0}, {"guidance_scale": 0.0, "guidance_streams": ["emotion"]}):
+        assert torch.equal(loaded.generate(**batch, **settings), model.generate(**batch, **settings))
+
+
 def test_a_saved_model_loads_in_a_fresh_process_without_mmlistener(model, tmp_path, run_python):
     model.save_pretrained(tmp_path / "model")
     batch = make_batch(model.config.layout, SAMPLES)

@@ -92,6 +92,17 @@ def test_a_streamed_clip_gives_the_offline_codes(model, vqvae, num_groups, seed)
     assert sum(len(frames) for frames in outputs) == num_groups * GROUP
 
 
+def test_a_guided_stream_gives_the_offline_guided_codes(model, vqvae):
+    processor = processor_of(model)
+    clip = make_clip(7, 6)
+    stream = ListenerStream(model, processor, vqvae, np.zeros(100), history_words=clip["history_words"],
+                            guidance_scale=3.0)  # fmt: skip
+    stream_clip(stream, clip)
+    guided = model.generate(**processor(**clip, return_tensors="pt"), guidance_scale=3.0)[0].tolist()
+    assert stream.codes == guided
+    assert guided != offline_codes(model, processor, clip)
+
+
 def test_the_sliding_window_streams_like_generate(short_model, vqvae):
     processor = processor_of(short_model)
     clip = make_clip(12, 3)

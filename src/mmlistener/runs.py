@@ -48,6 +48,11 @@ class PipelineBudget:
                   "and the cue a group or two back by relative position, which GPT-2's learned absolute positions "
                   "do not learn in the demo's steps (bench/lm_backbones.py compares them)."},
     )
+    lm_stream_dropout: float = field(
+        default=0.0,
+        metadata={"help": "LM stage 2: the chance that a window is seen without its words (--stream_dropout), so "
+                  "that guided generation (guidance_scale) has a contrast the model knows."},
+    )
     lm_mixed_precision: str = field(
         default="no",
         metadata={"help": "Mixed precision of the LM stages: 'no', 'bf16' or 'fp16' (the VQ-VAE trains in float32: "
@@ -139,6 +144,7 @@ def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudg
             model_name_or_path=None if source is None else str(source),
             backbone_config_overrides=budget.backbone_config_overrides if source is None else None,
             vqvae_path=str(vqvae_dir),
+            stream_dropout=budget.lm_stream_dropout if stage == "listener" else 0.0,
             **extra,
         )
         results[stage] = train_listener.run(

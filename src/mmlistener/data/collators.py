@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..processing.batching import without_streams
+
 
 def load_splits(dataset_path: str):
     """A `DatasetDict` from a `save_to_disk` directory, or from the Hub / a loading script by name."""
@@ -92,12 +94,34 @@ class ListenerCollator:
         processor (`ListenerProcessor`): builds the interleaved sequences and labels.
         stage (`str`): `"speaker"` (stage 1) or `"listener"` (stage 2, needs `listener_codes` in the windows).
         max_length (`int`, *optional*): longest sequence allowed; a longer window is an error naming it.
+        stream_dropout (`float`, defaults to 0): stage "listener" only: the chance that a window is encoded without
+            `dropped_streams` (`mmlistener.processing.batching.without_streams`), so that the model also learns to
+            listen without them: the contrast of a guided `generate` (`guidance_scale`).
+        dropped_streams (`list[str]`, defaults to `["words"]`): the streams stream dropout takes out.
+        seed (`int`, defaults to 0): seed of the dropout's draws (one generator per collator).
     """
 
-    def __init__(self, processor, stage: str, max_length: int | None = None):
+    def __init__(
+        self,
+        processor,
+        stage: str,
+        max_length: int | None = None,
+        stream_dropout: float = 0.0,
+        dropped_streams: Sequence[str] = ("words",),
+        seed: int = 0,
+    ):
+        if not 0.0 <= stream_dropout < 1.0:
+            raise ValueError(f"stream_dropout must lie in [0, 1), got {stream_dropout}")
+        if stream_dropout and stage != "listener":
+            raise ValueError("stream dropout is for stage 'listener': stage 'speaker' scores the speaker's streams")
+        for stream in dropped_streams:
+            processor.layout.stream_mask(0, stream)  # names an unknown stream
         self.processor = processor
         self.stage = stage
         self.max_length = max_length
+        self.stream_dropout = stream_dropout
+        self.dropped_streams = list(dropped_streams)
+        self.rng = np.random.default_rng(seed)
 
     def __call__(self, examples: Sequence[dict]) -> dict:
         if self.stage == "listener" and any(example.get("listener_codes") is None for example in examples):
@@ -108,6 +132,10 @@ class ListenerCollator:
         batch = self.processor.encode_examples(
             examples, stage=self.stage, max_length=self.max_length, return_tensors="pt"
         )
+        if self.stream_dropout:
+            dropped = np.flatnonzero(self.rng.random(len(examples)) < self.stream_dropout)
+            if len(dropped):
+                batch = without_streams(batch, self.processor.layout, self.dropped_streams, rows=dropped)
         return dict(batch)
 
 

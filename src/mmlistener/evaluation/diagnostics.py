@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from ..data.collators import ListenerCollator
 from ..pipeline import SPEAKER_KEYS, ListenerPipeline
+from ..processing.batching import without_streams
 from ..processing.processing_listener import IGNORE_INDEX
 from .events import RESPONSES, response_groups
 from .scoring import score_predictions
@@ -105,7 +106,9 @@ def _mean_scores(losses: np.ndarray, hits: np.ndarray) -> dict:
 
 
 @torch.no_grad()
-def teacher_forced_scores(model, processor, examples: Sequence[dict], batch_size: int = 8) -> dict:
+def teacher_forced_scores(
+    model, processor, examples: Sequence[dict], batch_size: int = 8, without: Sequence[str] = ()
+) -> dict:
     """NLL and accuracy of the listener head on the true listener codes, batched as stage-2 training does.
 
     Windows go through `ListenerCollator(processor, stage="listener")`; the listener logits at position
@@ -116,6 +119,8 @@ def teacher_forced_scores(model, processor, examples: Sequence[dict], batch_size
         processor (`ListenerProcessor`): its processor.
         examples (`list` of `dict`): windows with speaker inputs and `listener_codes` `(num_groups_i,)`.
         batch_size (`int`, defaults to 8): windows per forward pass.
+        without (`list[str]`, *optional*): speaker streams taken out of every window (`without_streams`): what the
+            model makes of the codes without its words, say (the contrast of guided generation).
 
     Returns:
         `dict`: `nll` (nats, mean over all listener codes), `accuracy` (argmax, over all listener codes),
@@ -132,7 +137,10 @@ def teacher_forced_scores(model, processor, examples: Sequence[dict], batch_size
     with_events = all(example.get("events") is not None for example in examples)
     for start in range(0, len(examples), batch_size):
         windows = [examples[index] for index in range(start, min(start + batch_size, len(examples)))]
-        batch = {key: value.to(model.device) for key, value in collate(windows).items()}
+        batch = collate(windows)
+        if without:
+            batch = without_streams(batch, layout, without)
+        batch = {key: value.to(model.device) for key, value in batch.items()}
         logits = model(**batch).listener_logits[:, :-1]
         targets = batch["labels"][:, 1:]
         listener = (targets != IGNORE_INDEX) & layout.is_listener_id(targets)

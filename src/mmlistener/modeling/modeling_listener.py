@@ -15,7 +15,7 @@ trust_remote_code=True)` works where mmlistener is not installed.
 
 import copy
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -81,7 +81,11 @@ class ListenerGenerationConfig(GenerationConfig):
     r"""[`GenerationConfig`] of [`ListenerForCausalLM.generate`]: greedy by default.
 
     The usual fields apply to the listener logits of each group: `do_sample`, `temperature`, `top_k`,
-    `top_p` (through transformers' logits warpers). Two fields are added:
+    `top_p` (through transformers' logits warpers), and `guidance_scale`: a classifier-free-guidance-style
+    contrast. With a scale `s` other than `None` or 1, each sample is also run without its `guidance_streams`
+    (the same listener codes, the speaker's other streams), and the code is picked from
+    `log p_without + s * (log p_with - log p_without)`: `s > 1` sharpens what those streams add, `s = 0`
+    ignores them. It costs a second sample per sample. Three fields are added:
 
     Args:
         seed (`int`, *optional*): seed of a private `torch.Generator` for sampling (the global RNG is left
@@ -89,15 +93,29 @@ class ListenerGenerationConfig(GenerationConfig):
         window_keep_fraction (`float`, defaults to 0.5): when the sequence outgrows the backbone's positions,
             the oldest groups are dropped until history + kept groups + the next group's speaker tokens fill
             at most this fraction of the positions; the window is then re-prefilled (see `generate`).
+        guidance_streams (`list[str]`, defaults to `["words"]`): what the contrast leaves out, among `"words"`
+            (history included), `"acoustic"`, `"content"` and `"emotion"`. A model trained with the same streams
+            dropped now and then (`--stream_dropout`) knows the contrast's inputs.
     """
 
-    def __init__(self, seed: int | None = None, window_keep_fraction: float = 0.5, **kwargs):
+    def __init__(
+        self,
+        seed: int | None = None,
+        window_keep_fraction: float = 0.5,
+        guidance_streams: Sequence[str] = ("words",),
+        **kwargs,
+    ):
         kwargs.setdefault("do_sample", False)
         if not 0.0 < float(window_keep_fraction) <= 1.0:
             raise ValueError(f"window_keep_fraction must lie in (0, 1], got {window_keep_fraction}")
         super().__init__(**kwargs)
         self.seed = seed
         self.window_keep_fraction = window_keep_fraction
+        self.guidance_streams = list(guidance_streams)
+
+
+# the fields ListenerGenerationConfig adds to GenerationConfig
+ADDED_GENERATION_FIELDS = ("seed", "window_keep_fraction", "guidance_streams")
 
 
 @dataclass
@@ -133,8 +151,10 @@ class GenerationRun:
         generator (`torch.Generator`, *optional*): the private generator of a seeded sampling run.
         use_cache (`bool`): feed each group as one chunk through the KV cache; `False` recomputes the window.
         picked (`torch.LongTensor` of shape `(batch, groups_done)`): the codes picked so far.
-        starts (`list[int]`): each sample's first kept group (the sliding window).
+        starts (`list[int]`): each sample's first kept group (the sliding window), then each contrast's.
         state (`dict`, *optional*): the KV cache, the running attention mask and each sample's next position.
+        contrast (`list[SampleTokens]`, *optional*): a guided run's samples without the guidance streams, one per
+            sample, extended to the sample's groups at each step.
     """
 
     samples: list[SampleTokens]
@@ -145,6 +165,7 @@ class GenerationRun:
     picked: torch.LongTensor
     starts: list[int]
     state: dict | None = None
+    contrast: list[SampleTokens] | None = None
 
 
 class ListenerPreTrainedModel(PreTrainedModel):
@@ -391,7 +412,9 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
 
         Codes are picked greedily, or sampled when `do_sample=True` (`temperature`, `top_k`, `top_p` through
         transformers' warpers, then the caller's `logits_processor`, which sees the codes picked so far as
-        its `input_ids`).
+        its `input_ids`). With `guidance_scale` (see [`ListenerGenerationConfig`]) each sample's contrast, the same
+        tokens without the `guidance_streams`, is generated beside it with the same codes, and the scores are the
+        contrast's log-probabilities moved `guidance_scale` times the way the left-out streams move them.
 
         Args:
             input_ids, attention_mask, listener_slot_mask, group_ids (`torch.Tensor` of shape `(batch, seq)`):
@@ -458,16 +481,28 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         group's tokens before stepping. Arguments as in [`~ListenerForCausalLM.generate`].
         """
         config = copy.deepcopy(generation_config or self.generation_config)
+        defaults = ListenerGenerationConfig()
+        for name in ADDED_GENERATION_FIELDS:  # a plain GenerationConfig (one loaded from a model's folder) lacks some
+            if not hasattr(config, name):
+                setattr(config, name, getattr(defaults, name))
         unused = config.update(**kwargs)
         if unused:
             raise ValueError(f"generate got unknown arguments {sorted(unused)}")
         config.validate()
-        keep_fraction = float(getattr(config, "window_keep_fraction", 0.5))
+        keep_fraction = float(config.window_keep_fraction)
         if not 0.0 < keep_fraction <= 1.0:
             raise ValueError(f"window_keep_fraction must lie in (0, 1], got {keep_fraction}")
         generator = None
-        if getattr(config, "seed", None) is not None:
+        if config.seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(int(config.seed))
+        contrast = None
+        if config.guidance_scale is not None and float(config.guidance_scale) != 1.0:
+            if float(config.guidance_scale) < 0:
+                raise ValueError(f"guidance_scale must be at least 0, got {config.guidance_scale}")
+            contrast = [
+                SampleTokens(history=self._without_guidance_streams(sample.history, config), prefixes=[], suffixes=[])
+                for sample in samples
+            ]
         return GenerationRun(
             samples=samples,
             config=config,
@@ -475,7 +510,8 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             generator=generator,
             use_cache=use_cache,
             picked=torch.zeros((len(samples), 0), dtype=torch.long, device=self.device),
-            starts=[0] * len(samples),
+            starts=[0] * len(samples) * (1 if contrast is None else 2),
+            contrast=contrast,
         )
 
     @torch.no_grad()
@@ -487,9 +523,12 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         `run`. A sample with fewer groups than `g + 1` repeats its last code.
         """
         samples, picked, starts = run.samples, run.picked, run.starts
+        if run.contrast is not None:
+            self._extend_contrast(run)
+            samples, picked = samples + run.contrast, torch.cat([picked, picked])
         g = picked.shape[1]
         limit = self.config.max_position_embeddings
-        keep_fraction = float(getattr(run.config, "window_keep_fraction", 0.5))
+        keep_fraction = float(run.config.window_keep_fraction)
         active = [b for b, sample in enumerate(samples) if g < sample.num_groups]
         previous = list(starts)
         for b in active:
@@ -501,17 +540,34 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             chunks = [self._step_chunk(samples[b], picked[b], g) for b in range(len(samples))]
         hidden, run.state = self._feed(chunks, None if refill else run.state, run.use_cache)
         scores = self.listener_head(hidden).float()
-        scores = run.processors(picked, scores)
+        if run.contrast is not None:
+            with_streams, without = scores.log_softmax(dim=-1).chunk(2)
+            scores = without + float(run.config.guidance_scale) * (with_streams - without)
+        scores = run.processors(run.picked, scores)
         if run.config.do_sample:
             probs = torch.softmax(scores, dim=-1)
             step = torch.multinomial(probs, 1, generator=run.generator).squeeze(1)
         else:
             step = scores.argmax(dim=-1)
-        done = torch.tensor([g >= sample.num_groups for sample in samples], device=self.device)
+        done = torch.tensor([g >= sample.num_groups for sample in run.samples], device=self.device)
         if bool(done.any()):
-            step = torch.where(done, picked[:, -1], step)
-        run.picked = torch.cat([picked, step[:, None]], dim=1)
+            step = torch.where(done, run.picked[:, -1], step)
+        run.picked = torch.cat([run.picked, step[:, None]], dim=1)
         return step
+
+    def _without_guidance_streams(self, ids: torch.LongTensor, config: GenerationConfig) -> torch.LongTensor:
+        """`ids` without the tokens of the config's `guidance_streams` (the contrast of a guided run)."""
+        dropped = torch.zeros_like(ids, dtype=torch.bool)
+        for stream in config.guidance_streams:
+            dropped |= self.config.layout.stream_mask(ids, stream)
+        return ids[~dropped]
+
+    def _extend_contrast(self, run: GenerationRun) -> None:
+        """Give each contrast sample its sample's groups that it lacks (a stream appends groups as they close)."""
+        for sample, contrast in zip(run.samples, run.contrast):
+            for g in range(contrast.num_groups, sample.num_groups):
+                contrast.prefixes.append(self._without_guidance_streams(sample.prefixes[g], run.config))
+                contrast.suffixes.append(sample.suffixes[g])
 
     def _code_processors(self, config: GenerationConfig, extra: LogitsProcessorList | None) -> LogitsProcessorList:
         processors = LogitsProcessorList()

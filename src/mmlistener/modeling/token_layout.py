@@ -104,5 +104,24 @@ class TokenLayout:
         """Works on ints, numpy arrays and tensors alike."""
         return (token_id >= self.listener_offset) & (token_id < self.acoustic_offset)
 
+    def stream_mask(self, token_ids, stream: str):
+        """Which of `token_ids` belong to a speaker stream: `"words"` (the text tokens), or `"acoustic"`,
+        `"content"`, `"emotion"` (the stream's codes and its opening and closing tokens).
+
+        Works on numpy arrays and tensors alike (an elementwise boolean of the same shape).
+        """
+        if stream == "words":
+            return token_ids < self.text_vocab_size
+        blocks = {
+            "acoustic": (self.acoustic_offset, self.num_acoustic_tokens, "<sa>", "</sa>"),
+            "content": (self.content_offset, self.num_content_tokens, "<sc>", "</sc>"),
+            "emotion": (self.emotion_offset, self.num_emotion_tokens, "<emo>", "</emo>"),
+        }
+        if stream not in blocks:
+            raise ValueError(f"unknown speaker stream {stream!r}; expected 'words' or one of {sorted(blocks)}")
+        offset, size, opening, closing = blocks[stream]
+        codes = (token_ids >= offset) & (token_ids < offset + size)
+        return codes | (token_ids == self.token_id(opening)) | (token_ids == self.token_id(closing))
+
 
 __all__ = ["SPECIAL_TOKENS", "TokenLayout"]

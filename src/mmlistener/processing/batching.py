@@ -92,4 +92,35 @@ def pad_rows(rows: list[tuple], pad_token_id: int, with_labels: bool, return_ten
     return BatchEncoding(data)
 
 
-__all__ = ["IGNORE_INDEX", "pad_rows", "split_batch"]
+def without_streams(batch, layout, streams, rows=None, return_tensors: str | None = "pt") -> BatchEncoding:
+    """A right-padded batch with the tokens of speaker `streams` taken out of some of its rows.
+
+    What a guided `generate` contrasts with, and what stream dropout trains on: the same groups, listener slots and
+    labels, without the streams' tokens ([`TokenLayout.stream_mask`]: `"words"` are the text tokens, history
+    included; `"acoustic"`, `"content"`, `"emotion"` a block with its opening and closing tokens).
+
+    Args:
+        batch (`dict`): `input_ids`, `attention_mask`, `group_ids`, `listener_slot_mask` and optionally `labels`,
+            arrays or tensors `(batch, seq)`, right-padded (as `pad_rows` makes them).
+        layout ([`TokenLayout`]): the batch's token layout.
+        streams (`list[str]`): the streams to take out.
+        rows (`list[int]`, *optional*): the rows to change; all by default. The others are kept as they are.
+        return_tensors (`str`, *optional*): as in `pad_rows`.
+
+    Returns:
+        [`BatchEncoding`] with the keys of `batch`, padded to the new longest row.
+    """
+    arrays = {key: torch.as_tensor(batch[key]).cpu().numpy() for key in batch}
+    rows = set(range(len(arrays["input_ids"]))) if rows is None else {int(row) for row in rows}
+    encoded = []
+    for i, ids in enumerate(arrays["input_ids"]):
+        keep = arrays["attention_mask"][i].astype(bool)
+        if i in rows:
+            for stream in streams:
+                keep &= ~layout.stream_mask(ids, stream)
+        scored = arrays["labels"][i][keep] != IGNORE_INDEX if "labels" in arrays else np.zeros(int(keep.sum()), bool)
+        encoded.append((ids[keep], arrays["group_ids"][i][keep], arrays["listener_slot_mask"][i][keep], scored))
+    return pad_rows(encoded, layout.pad_token_id, "labels" in arrays, return_tensors)
+
+
+__all__ = ["IGNORE_INDEX", "pad_rows", "split_batch", "without_streams"]

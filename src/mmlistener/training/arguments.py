@@ -147,6 +147,15 @@ class ListenerModelArguments:
     max_length: int | None = field(
         default=None, metadata={"help": "Longest sequence allowed (default: the backbone's context length)."}
     )
+    stream_dropout: float = field(
+        default=0.0,
+        metadata={"help": "Stage 'listener': the chance that a training window is seen without --dropped_streams, so "
+                  "the model also listens without them (what guided generation, guidance_scale, contrasts with)."},
+    )
+    dropped_streams: list[str] = field(
+        default_factory=lambda: ["words"],
+        metadata={"help": "The streams stream dropout takes out (words, acoustic, content, emotion)."},
+    )
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters on the backbone (LLaMA-2-7B setting)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator."})
@@ -165,6 +174,8 @@ class ListenerModelArguments:
     def __post_init__(self):
         if self.stage not in ("speaker", "listener"):
             raise ValueError(f"--stage must be 'speaker' or 'listener', got {self.stage!r}")
+        if self.stream_dropout and self.stage != "listener":
+            raise ValueError("--stream_dropout is for --stage listener: stage 'speaker' scores the speaker's streams")
 
 
 @dataclass

@@ -248,6 +248,7 @@ def train(
     project_name: str = "mmlistener",
     log_keys: Sequence[str] = (),
     tracker_config: dict | None = None,
+    eval_collate_fn: Callable[[list], dict] | None = None,
 ) -> TrainResult:
     """Train `model` (its `forward(**batch)` returns an output with `.loss`) for `args.max_steps` steps.
 
@@ -262,6 +263,8 @@ def train(
         project_name (`str`): tracker project name.
         log_keys (`list[str]`): scalar fields of the model output logged besides `loss` (e.g. `"perplexity"`).
         tracker_config (`dict`, *optional*): more settings recorded by the trackers.
+        eval_collate_fn (`callable`, *optional*): the validation's, when it differs from `collate_fn` (one that
+            drops inputs at random for training).
 
     Returns:
         [`TrainResult`]. The model is trained in place; save it with `accelerator.unwrap_model(model)`.
@@ -350,7 +353,7 @@ def train(
             done or (args.eval_steps and progress.step % args.eval_steps == 0)
         ):
             eval_loss = evaluate_loss(
-                accelerator, model, eval_dataset, collate_fn, args.per_device_eval_batch_size,
+                accelerator, model, eval_dataset, eval_collate_fn or collate_fn, args.per_device_eval_batch_size,
                 args.dataloader_num_workers,
             )
             accelerator.log({"eval/loss": eval_loss}, step=progress.step)

@@ -136,7 +136,10 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: Listener
     if model_args.use_lora:
         model = apply_lora(model, model_args)
     max_length = model_args.max_length or model.config.max_position_embeddings
-    collator = ListenerCollator(processor, model_args.stage, max_length=max_length)
+    collator = ListenerCollator(
+        processor, model_args.stage, max_length=max_length, stream_dropout=model_args.stream_dropout,
+        dropped_streams=model_args.dropped_streams, seed=loop_args.seed + accelerator.process_index,
+    )  # fmt: skip
     result = train(
         model,
         train_split,
@@ -145,7 +148,9 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: Listener
         accelerator,
         eval_dataset=eval_split,
         project_name=f"mmlistener-lm-{model_args.stage}",
-        tracker_config={"stage": model_args.stage, "dataset_path": data_args.dataset_path},
+        tracker_config={"stage": model_args.stage, "dataset_path": data_args.dataset_path,
+                        "stream_dropout": model_args.stream_dropout},  # fmt: skip
+        eval_collate_fn=ListenerCollator(processor, model_args.stage, max_length=max_length),
     )
     if model_args.use_lora:
         model = accelerator.unwrap_model(model).merge_and_unload()
