@@ -8,7 +8,8 @@ more often than the codes of its VQ-VAE let it: these rates are the ceiling of t
 
 Printed per variant: training seconds, the oracle's raw mean squared error, nod hit / false-alarm rates after
 utterance ends, laugh hit / false-alarm rates after joke words (with the number of jokes: a small test split makes
-the laugh rate coarse), emotion contagion. Then torch's thread count and the machine's load average.
+the laugh rate coarse), emotion contagion, and where the false laughs start (`events.false_laugh_sites`: where a nod should, a codebook
+whose nod codes decode with the jaw of laughter; near a joke, mistimed; elsewhere). Then torch's thread count and the machine's load average.
 
     .venv/bin/python bench/vqvae_events.py [--run outputs/demo] [--variants demo paper_depth ...]
 """
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from mmlistener.evaluation import as_examples, load_split
-from mmlistener.evaluation.events import event_rates
+from mmlistener.evaluation.events import event_rates, false_laugh_sites
 from mmlistener.evaluation.oracle import OracleBaseline
 from mmlistener.evaluation.tables import markdown_table
 from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
@@ -36,6 +37,9 @@ VARIANTS = {  # name -> (steps, config overrides)
     "depth1_velocity4": (None, f"{SMALL},num_residual_layers=1,velocity_weight=4.0"),
     "depth1_velocity0.5": (None, f"{SMALL},num_residual_layers=1,velocity_weight=0.5"),
     "demo_1000_steps": (1000, None),
+    # the demo's, with a larger codebook (the paper's has 256 codes): room for a nod alone and a nod with laughter
+    "codebook_128": (None, "hidden_size=64,codebook_dim=64,codebook_size=128,num_residual_layers=2,velocity_weight=4.0"),
+    "codebook_256": (None, "hidden_size=64,codebook_dim=64,codebook_size=256,num_residual_layers=2,velocity_weight=4.0"),
 }
 
 
@@ -43,6 +47,7 @@ def oracle_row(vqvae: IdentityVQVAE, test: list[dict]) -> dict:
     """Event rates and raw MSE of the test windows' own codes through `vqvae`."""
     motions = OracleBaseline(vqvae).predict(test)
     rates = event_rates(motions, test)
+    rates["false_laughs"] = false_laugh_sites(motions, test)
     rates["mse"] = float(np.mean([np.mean((m - np.asarray(w["listener_motion"])) ** 2) for m, w in zip(motions, test)]))
     return rates
 
@@ -75,11 +80,11 @@ def main() -> None:
                 f"{seconds:.0f}", f"{rates['mse']:.4f}",
                 f"{rates['nod_hit_rate']:.3f} / {rates['nod_false_alarm_rate']:.3f}",
                 f"{rates['laugh_hit_rate']:.3f} / {rates['laugh_false_alarm_rate']:.3f} ({rates['num_joke_ends']})",
-                f"{rates['emotion_contagion']:.3f}",
+                f"{rates['emotion_contagion']:.3f}", "{at_nods} / {mistimed} / {elsewhere}".format(**rates["false_laughs"]),
             ]  # fmt: skip
             print(f"{name}: done in {seconds:.0f} s", flush=True)
     print(markdown_table("VQ-VAE (oracle row)", ["train s", "MSE ↓", "nod hit / false alarm", "laugh hit / false "
-                                                 "alarm (jokes)", "contagion"], rows))  # fmt: skip
+                                                 "alarm (jokes)", "contagion", "false laughs at nods / mistimed / elsewhere"], rows))  # fmt: skip
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

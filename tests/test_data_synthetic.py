@@ -18,6 +18,7 @@ from mmlistener.data.synthetic import (
     NOD_FRAMES,
     NOD_LAG,
     NOISE_FLOOR,
+    SENTENCE_END,
     content_motion,
     emotion_prototypes,
     sample_dyadic_clip,
@@ -33,6 +34,18 @@ NEUTRAL_BETA = np.zeros(100)  # apply_style with beta = 0 is the identity: motio
 def clips():
     rng = np.random.default_rng(0)
     return [sample_dyadic_clip(900, NEUTRAL_BETA, NEUTRAL_BETA, rng) for _ in range(6)]
+
+
+def bare(word: dict) -> str:
+    """A word's text without the full stop of an utterance's last word."""
+    return word["text"].removesuffix(SENTENCE_END)
+
+
+def test_each_utterance_ends_on_a_word_with_a_full_stop(clips):
+    for clip in clips:
+        marked = [word["end"] for word in clip.words if word["text"].endswith(SENTENCE_END)]
+        assert marked == list(clip.utterance_ends) and len(marked) >= 3  # each utterance's last word, no other
+        assert all(bare(word).isalpha() for word in clip.words)
 
 
 def test_corpus_is_seeded(tmp_path):
@@ -151,9 +164,9 @@ def test_control_clip_replaces_the_joke_words_only():
     control = sample_dyadic_clip(1200, beta, beta, np.random.default_rng(3), jokes_spoken=False)
     assert real.joke_ends and not control.joke_ends
     assert len(real.words) == len(control.words)
-    assert not any(word["text"] in JOKE_WORDS for word in control.words)
+    assert not any(bare(word) in JOKE_WORDS for word in control.words)
     differ = [a["text"] != b["text"] for a, b in zip(real.words, control.words)]
-    assert sum(differ) == sum(word["text"] in JOKE_WORDS for word in real.words)
+    assert sum(differ) == sum(bare(word) in JOKE_WORDS for word in real.words)
     np.testing.assert_array_equal(real.speaker_emotion, control.speaker_emotion)
     still = [c for c in range(56) if c >= 4 and c != JAW_OPEN]  # only the mouth follows the shorter words
     np.testing.assert_array_equal(real.speaker_motion[:, still], control.speaker_motion[:, still])
@@ -193,7 +206,7 @@ def test_listener_nods_after_pauses_and_laughs_after_jokes(clips):
         return [end for end in ends if end >= 0]
 
     def jokes(clip):
-        return [w["end"] for w in clip.words if w["text"] in JOKE_WORDS and w["end"] >= 0]
+        return [w["end"] for w in clip.words if bare(w) in JOKE_WORDS and w["end"] >= 0]
 
     assert sum(len(jokes(clip)) for clip in clips) >= 3
     nod_inside, nod_outside = _response(clips, pauses, NOD_LAG, NOD_FRAMES, HEAD_PITCH)
@@ -224,7 +237,7 @@ def _group_features(example, lags=6):
     silence = np.array([np.mean(codes[code_group == g] < SILENCE_CODES) for g in range(num_groups)])
     joke = np.zeros(num_groups)
     for word in example["words"]:
-        if word["text"] in JOKE_WORDS:
+        if bare(word) in JOKE_WORDS:
             joke[min(int(np.ceil(word["end"] * FPS - 1e-6)), frames - 1) // 8] = 1
     base = np.concatenate([emotion, silence[:, None], joke[:, None]], axis=1)
     lagged = [

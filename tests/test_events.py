@@ -17,9 +17,9 @@ from mmlistener.data import (
     window_events,
     write_synthetic_corpus,
 )
-from mmlistener.data.synthetic import JOKE_WORDS, identity_betas
+from mmlistener.data.synthetic import JOKE_WORDS, SENTENCE_END, identity_betas
 from mmlistener.data.windowing import group_labels
-from mmlistener.evaluation import detect_laughs, detect_nods, event_rates
+from mmlistener.evaluation import detect_laughs, detect_nods, event_rates, false_laugh_sites
 
 FPS, WINDOW, CLIP_FRAMES = 30, 240, 720
 KINDS = ("utterance_ends", "joke_ends", "emotion_changes")
@@ -76,6 +76,27 @@ def test_listener_motion_that_ignores_the_speaker_fails(clips, gt_rates):
     assert math.isnan(still["nod_false_alarm_rate"]) and math.isnan(still["emotion_contagion"])
 
 
+def with_events(examples, change):
+    return [{**example, "events": change(dict(example["events"]))} for example in examples]
+
+
+def test_false_laughs_are_placed_by_where_they_start(clips, gt_rates):
+    motions, examples = windows(clips, [clip.listener_motion for clip in clips])
+    assert false_laugh_sites(motions, examples)["unexplained"] == 0
+    laughs = gt_rates["num_laughs"]
+    # the jokes forgotten: every laugh starts 3 frames after the nod of the utterance the joke ended
+    no_jokes = false_laugh_sites(motions, with_events(examples, lambda events: {**events, "joke_ends": []}))
+    assert no_jokes == {"unexplained": laughs, "mistimed": 0, "at_nods": laughs, "elsewhere": 0}
+    # the jokes 0.6 s later than they were: the same laughs, too early
+    late = with_events(examples, lambda events: {**events, "joke_ends": [t + 0.6 for t in events["joke_ends"]]})
+    assert false_laugh_sites(motions, late) == {"unexplained": laughs, "mistimed": laughs, "at_nods": 0,
+                                                "elsewhere": 0}  # fmt: skip
+    rolled, _ = windows(clips, [np.roll(clip.listener_motion, 2 * FPS, axis=0) for clip in clips])
+    sites = false_laugh_sites(rolled, examples)
+    assert sites["elsewhere"] > sites["at_nods"] + sites["mistimed"]
+    assert sites["unexplained"] == sum(sites[key] for key in ("mistimed", "at_nods", "elsewhere"))
+
+
 def test_detectors_ignore_the_listener_style(clips):
     rng = np.random.default_rng(1)
     motion = clips[0].listener_motion.astype(np.float64)
@@ -113,7 +134,7 @@ def test_corpus_segments_record_their_events(corpus):
         words = segment["before_words"] + segment["during_words"]
         ends = {word["end"] for word in words}
         assert events["utterance_ends"] and set(events["utterance_ends"]) <= ends
-        assert set(events["joke_ends"]) <= {word["end"] for word in words if word["text"] in JOKE_WORDS}
+        assert set(events["joke_ends"]) <= {word["end"] for word in words if word["text"].rstrip(SENTENCE_END) in JOKE_WORDS}
         start, end = segment["split_start_frame"] / FPS, segment["split_end_frame"] / FPS
         assert all(start <= t < end for t in events["emotion_changes"])
         frames = np.round((np.asarray(events["emotion_changes"]) - start) * FPS).astype(int)

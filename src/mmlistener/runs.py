@@ -50,8 +50,11 @@ class PipelineBudget:
     )
     lm_stream_dropout: float = field(
         default=0.0,
-        metadata={"help": "LM stage 2: the chance that a window is seen without its words (--stream_dropout), so "
-                  "that guided generation (guidance_scale) has a contrast the model knows."},
+        metadata={"help": "LM stage 2: the chance that a window is seen without lm_dropped_streams "
+                  "(--stream_dropout), so that the model also listens without them."},
+    )
+    lm_dropped_streams: list[str] = field(
+        default_factory=lambda: ["words"], metadata={"help": "The streams lm_stream_dropout takes out."}
     )
     lm_mixed_precision: str = field(
         default="no",
@@ -145,6 +148,7 @@ def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudg
             backbone_config_overrides=budget.backbone_config_overrides if source is None else None,
             vqvae_path=str(vqvae_dir),
             stream_dropout=budget.lm_stream_dropout if stage == "listener" else 0.0,
+            dropped_streams=list(budget.lm_dropped_streams),
             **extra,
         )
         results[stage] = train_listener.run(

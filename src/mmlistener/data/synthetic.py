@@ -132,6 +132,9 @@ JOKE_WORDS = ("punchline", "kidding", "bananas")
 LEXICON = NEUTRAL_WORDS + tuple(w for words in EMOTION_WORDS.values() for w in words) + JOKE_WORDS
 EMOTION_WORD_RATE = 0.35  # share of words drawn from the current emotion's words
 JOKE_RATE = 0.3  # share of utterances ending on a joke word
+# an utterance's last word carries a full stop in its text (not in its audio), as a transcript with punctuation
+# (Whisper's timed words: "kidding.") gives it: the words stream then tells where an utterance ends
+SENTENCE_END = "."
 WORD_GAP = 0.03  # seconds of silence between the words of an utterance
 UTTERANCE_GAIN_DB = 1.5  # each utterance's loudness varies by up to this much around the voice's
 NOISE_FLOOR = 3e-4  # RMS of the recording's background noise (about -70 dBFS)
@@ -202,7 +205,8 @@ def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Gener
     Each word is synthesised in `voice` with the prosody of the emotion at its start; it lasts as long as its
     audio and starts on a sample. `jokes_spoken=False` says a neutral word where a joke word would go, in the joke
     word's time slot (the same random draws and times: a control recording whose only difference is the joke
-    words).
+    words). Each utterance's last word has `SENTENCE_END` appended to its text (a transcript's punctuation; the
+    audio is the bare word's).
 
     Returns:
         `(emotion (lead + num_frames,), words, utterance_ends, pauses, jokes, audio)`, times in seconds from frame 0:
@@ -252,6 +256,7 @@ def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Gener
             else:
                 t = say(NEUTRAL_WORDS[index], t, gain, slot=JOKE_WORDS[index])
             t += WORD_GAP
+        words[-1]["text"] += SENTENCE_END
         utterance_ends.append(words[-1]["end"])
         pauses.append(t)
         t += rng.uniform(0.5, 1.2)

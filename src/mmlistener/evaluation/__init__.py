@@ -35,6 +35,7 @@ from .events import (
     detect_oscillations,
     emotion_contagion,
     event_rates,
+    false_laugh_sites,
     format_events_table,
 )
 from .hub_metric import listener_metrics_path
@@ -90,6 +91,7 @@ __all__ = [
     "emotion_contagion",
     "evaluate_systems",
     "event_rates",
+    "false_laugh_sites",
     "format_events_table",
     "fit_length",
     "format_listening_table",

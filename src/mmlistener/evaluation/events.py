@@ -272,6 +272,50 @@ def event_rates(
     return rates
 
 
+def false_laugh_sites(
+    motions: Sequence, examples: Sequence[dict], tolerance_frames: int = DEFAULT_TOLERANCE, fps: int = FPS
+) -> dict[str, int]:
+    """Where the laughs that no joke explains (the false alarms of `event_rates`) start.
+
+    Each unexplained laugh is counted once, in the first of these that applies:
+    - `mistimed`: within `LAUGH_FRAMES` (36 frames at 30 fps) of a joke's expected laugh, but not within
+      `tolerance_frames`: the right laugh at the wrong moment;
+    - `at_nods`: within `tolerance_frames` of the nod after an utterance end (`NOD_LAG`): a nod decoded with the
+      jaw of laughter, or laughter where a nod alone was due;
+    - `elsewhere`.
+
+    Args:
+        motions, examples, tolerance_frames, fps: as in `event_rates`.
+
+    Returns:
+        `dict[str, int]`: `unexplained` and its three parts.
+    """
+    if len(motions) != len(examples):
+        raise ValueError(f"got {len(motions)} motions for {len(examples)} windows")
+    tolerance, reach = _frames(tolerance_frames, fps), _frames(LAUGH_FRAMES, fps)
+    sites = {"unexplained": 0, "mistimed": 0, "at_nods": 0, "elsewhere": 0}
+
+    def expected(events, kind: str, lag: int) -> np.ndarray:
+        times = np.asarray(_field(events, kind, []), dtype=np.float64).reshape(-1)
+        return np.round(times * fps).astype(np.int64) + _frames(lag, fps)
+
+    for motion, example in zip(motions, examples):
+        events = _field(example, "events", {})
+        laughs, nods = expected(events, "joke_ends", LAUGH_LAG), expected(events, "utterance_ends", NOD_LAG)
+        for start in detect_laughs(_as_motion(motion), fps):
+            off_laugh = np.abs(laughs - start).min(initial=np.iinfo(np.int64).max)
+            if off_laugh <= tolerance:
+                continue
+            sites["unexplained"] += 1
+            if off_laugh <= reach:
+                sites["mistimed"] += 1
+            elif np.abs(nods - start).min(initial=np.iinfo(np.int64).max) <= tolerance:
+                sites["at_nods"] += 1
+            else:
+                sites["elsewhere"] += 1
+    return sites
+
+
 def response_groups(example: dict, num_groups: int, group_size: int = GROUP_SIZE, fps: int = FPS) -> np.ndarray:
     """Which response the corpus's rules put in each group of a window: 0 none, 1 a nod, 2 laughter.
 
@@ -328,6 +372,7 @@ __all__ = [
     "detect_oscillations",
     "emotion_contagion",
     "event_rates",
+    "false_laugh_sites",
     "format_events_table",
     "response_groups",
 ]
