@@ -127,6 +127,30 @@ def test_listen_beyond_the_positions_picks_the_codes_of_generate_over_the_one_cl
     np.testing.assert_array_equal(motion, expected)
 
 
+def test_a_model_trained_without_emotion_hears_a_faceless_recording_without_it(pipeline):
+    audio, beta = speech(12.0, seed=3), np.zeros(100, dtype=np.float32)
+    processor = pipeline.processor
+    frames = len(audio) * FPS // RATE
+    _, acoustic = processor.acoustic_codec.encode(audio)
+    without_emotion = ListenerProcessor.from_listener_config(
+        processor.tokenizer, pipeline.model.config, modalities=("words", "acoustic"), asr=processor.asr,
+        acoustic_codec=processor.acoustic_codec,
+    )  # fmt: skip
+    batch = without_emotion(words=processor.asr.transcribe(audio), acoustic_codes=acoustic, num_frames=frames,
+                            return_tensors="pt")  # fmt: skip
+    expected = decode_long(pipeline.vqvae, pipeline.model.generate(**batch), torch.from_numpy(beta)[None], WINDOW // 8)
+    neutral = listen(pipeline, audio, beta, window_frames=WINDOW)
+    processor.emotion_without_face = "omit"
+    try:
+        omitted = listen(pipeline, audio, beta, window_frames=WINDOW)
+    finally:
+        processor.emotion_without_face = "neutral"
+    np.testing.assert_array_equal(omitted, expected[0, :frames].numpy())  # the sequence without emotion blocks
+    assert not np.array_equal(omitted, neutral)
+    with pytest.raises(ValueError, match="emotion_without_face must be one of"):
+        ListenerProcessor(processor.tokenizer, emotion_without_face="drop")
+
+
 def test_the_speech_changes_the_codes(pipeline):
     first, _ = one_clip_codes(pipeline, speech(12.0, seed=0))
     second, _ = one_clip_codes(pipeline, speech(12.0, seed=3))

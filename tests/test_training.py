@@ -287,6 +287,19 @@ def test_listener_stages_train_and_save_model_processor_and_card(tokenised_dir, 
     )
 
 
+def test_emotion_dropout_saves_a_processor_that_omits_emotion_without_a_face(tokenised_dir, tmp_path):
+    from transformers import AutoProcessor
+
+    from mmlistener.training import train_listener
+
+    for dropout, expected in ((0.5, "omit"), (0.0, "neutral")):
+        train_listener.parse_and_run(_lm_flags(
+            tokenised_dir, tmp_path / str(dropout), 2, stage="listener", backbone_config_overrides=TINY_GPT2,
+            stream_dropout=dropout, dropped_streams="emotion",
+        ))  # fmt: skip
+        assert AutoProcessor.from_pretrained(tmp_path / str(dropout)).emotion_without_face == expected
+
+
 def test_listener_stage_needs_codes_and_a_starting_point(dataset_dir, tmp_path):
     from mmlistener.training import train_listener
 

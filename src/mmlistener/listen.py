@@ -10,6 +10,7 @@ the motion has no seams. Time grows linearly with the recording's length.
 """
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from .long_decoding import decode_long
 from .modeling.constants import IDENTITY_DIM, NEUTRAL
 from .pipeline import ListenerPipeline
 from .processing.audio import SAMPLE_RATE
+from .processing.batching import without_streams
 from .processing.processing_listener import CODE_STREAMS
 
 SILENCE_PEAK = 1e-4
@@ -94,12 +96,18 @@ def recording_inputs(
 
 
 @torch.no_grad()
-def recording_codes(pipeline: ListenerPipeline, inputs: dict, progress: bool = False) -> torch.LongTensor:
+def recording_codes(
+    pipeline: ListenerPipeline, inputs: dict, progress: bool = False, without: Sequence[str] = ()
+) -> torch.LongTensor:
     """Listener codes `(1, num_groups)` of a recording's processor `inputs` (see `recording_inputs`) as one clip:
     `model.generate` over the one sequence, with its KV cache and, once the sequence outgrows the LM's positions,
-    its sliding window (so time grows linearly with the recording and the cache stays bounded)."""
+    its sliding window (so time grows linearly with the recording and the cache stays bounded). `without` names
+    speaker streams taken out of the sequence (`without_streams`)."""
     processor, model = pipeline.processor, pipeline.model
-    batch = processor(**pipeline.processor_inputs([inputs]), return_tensors="pt").to(model.device)
+    batch = processor(**pipeline.processor_inputs([inputs]), return_tensors="pt")
+    if without:
+        batch = without_streams(batch, processor.layout, without)
+    batch = batch.to(model.device)
     steps = model.generate_steps(**batch, **pipeline.generation_kwargs)
     total = processor.num_groups(inputs["num_frames"])
     return torch.stack(list(tqdm(steps, total=total, desc="generating", unit="group", disable=not progress)), dim=1)
@@ -122,6 +130,8 @@ def listen(
         audio (`np.ndarray` of shape `(samples,)`): 16 kHz mono speech.
         listener_identity (`np.ndarray` of shape `(100,)`): the listener's shape beta (decoding style).
         speaker_motion (`np.ndarray` of shape `(>= T, 56)`, *optional*): the speaker's motion, for emotion ids.
+            Without it the emotion is Neutral, or left out of the sequence when the processor says so
+            (`emotion_without_face="omit"`, a model trained to listen without it).
         speaker_shape (`np.ndarray` of shape `(100,)`, *optional*): the speaker's beta.
         window_frames (`int`): frames per decoder window, the length the VQ-VAE was trained on; the codes are
             decoded in windows of `window_frames // group_size` codes overlapping by half (`decode_long`).
@@ -147,7 +157,9 @@ def listen(
     if speaker_motion is not None and len(speaker_motion) < num_frames:
         raise ValueError(f"speaker_motion has {len(speaker_motion)} frames, fewer than the audio's {num_frames}")
     inputs = recording_inputs(processor, audio, num_frames, speaker_motion, speaker_shape, progress)
-    codes = recording_codes(pipeline, inputs, progress)
+    faceless = speaker_motion is None and "emotion" in processor.modalities
+    omitted = ["emotion"] if faceless and processor.emotion_without_face == "omit" else []
+    codes = recording_codes(pipeline, inputs, progress, without=omitted)
     _say(progress, "decoding (overlapping VQ-VAE windows)")
     identity = torch.as_tensor(np.asarray(listener_identity, dtype=np.float32)).reshape(1, -1)
     return decode_long(vqvae, codes, identity, window_codes)[0, :num_frames].cpu().numpy()

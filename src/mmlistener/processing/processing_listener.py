@@ -76,7 +76,9 @@ SETTINGS = (
     "acoustic_codec_config",
     "acoustic_codec_checkpoint",
     "emotion_checkpoint",
+    "emotion_without_face",
 )
+EMOTION_WITHOUT_FACE = ("neutral", "omit")
 
 
 class ListenerProcessor(ProcessorMixin):
@@ -114,6 +116,10 @@ class ListenerProcessor(ProcessorMixin):
             and weights, loaded on first raw use.
         emotion_checkpoint (`str`, *optional*): an [`EmotionRecognizer`] directory or Hub id, loaded on first
             use (deriving emotion ids from speaker motion).
+        emotion_without_face (`str`, defaults to `"neutral"`): what `mmlistener.listen` gives a model that reads
+            emotion when a recording comes without the speaker's face: `"neutral"` emotion ids, or `"omit"`, the
+            sequence without its emotion blocks, for a model trained to listen without them (`--stream_dropout
+            ... --dropped_streams emotion` sets it), which then reads the emotion from the voice and the words.
         asr, acoustic_codec, emotion_recognizer (*optional*): front-end objects to use directly (an object
             with `transcribe(audio) -> words`, a `SpeechTokenizerCodes`, an `EmotionRecognizer`). They are not
             saved by `save_pretrained`; their checkpoint locations are.
@@ -158,6 +164,7 @@ class ListenerProcessor(ProcessorMixin):
         acoustic_codec_config: str | None = None,
         acoustic_codec_checkpoint: str | None = None,
         emotion_checkpoint: str | None = None,
+        emotion_without_face: str = "neutral",
         asr=None,
         acoustic_codec=None,
         emotion_recognizer=None,
@@ -172,6 +179,8 @@ class ListenerProcessor(ProcessorMixin):
                 raise ValueError(f"{name} must be positive, got {value}")
         if acoustic_codec_type not in ACOUSTIC_CODEC_TYPES:
             raise ValueError(f"acoustic_codec_type must be one of {ACOUSTIC_CODEC_TYPES}, got {acoustic_codec_type!r}")
+        if emotion_without_face not in EMOTION_WITHOUT_FACE:
+            raise ValueError(f"emotion_without_face must be one of {EMOTION_WITHOUT_FACE}, got {emotion_without_face!r}")
         if history_seconds < 0 or max_history_tokens < 0:
             raise ValueError("history_seconds and max_history_tokens must be >= 0")
         self.num_listener_tokens = num_listener_tokens
@@ -192,6 +201,7 @@ class ListenerProcessor(ProcessorMixin):
         self.acoustic_codec_config = acoustic_codec_config
         self.acoustic_codec_checkpoint = acoustic_codec_checkpoint
         self.emotion_checkpoint = emotion_checkpoint
+        self.emotion_without_face = emotion_without_face
         self._asr = asr
         self._acoustic_codec = acoustic_codec
         self._emotion_recognizer = emotion_recognizer

@@ -129,6 +129,8 @@ def run(loop_args: LoopArguments, data_args: DataArguments, model_args: Listener
         vqvae_config = IdentityVQVAEConfig.from_pretrained(model_args.vqvae_path)
     model = build_model(model_args, tokenizer_size, vqvae_config)
     processor = build_processor(model_args, model.config)
+    if model_args.stream_dropout and "emotion" in model_args.dropped_streams:
+        processor.emotion_without_face = "omit"  # it learns to listen without emotion: omit it when no face is seen
     if vqvae_config is not None:  # a continued model and a saved processor must match the codes' VQ-VAE
         check_compatible(model.config, processor, vqvae_config)
     if model_args.gradient_checkpointing:
