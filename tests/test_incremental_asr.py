@@ -44,6 +44,12 @@ def test_agreed_prefix_ignores_case_and_punctuation():
     assert agreed_prefix(a, []) == 0
 
 
+def test_agreed_prefix_agrees_with_the_same_speech_cut_into_other_words():
+    words = [{"text": text} for text in ("New", "York", "is", "big")]
+    assert agreed_prefix(words, [{"text": "new york"}, {"text": "is"}, {"text": "small"}]) == 3
+    assert agreed_prefix([{"text": "no"}, {"text": "no"}, {"text": "yes"}], [{"text": "nono"}, {"text": "no"}]) == 2
+
+
 def test_every_word_is_confirmed_once_in_order_with_its_times():
     asr = LocalAgreementASR(ScriptedRecognizer(), update_seconds=0.5, vad=False)
     audio = clock_audio(8.6)

@@ -6,8 +6,8 @@ live listener must not take back a word it has placed, so it takes a word only o
 - **Rolling buffer.** Every `update_seconds` of new audio, the recogniser transcribes the buffer (the audio
   since the last cut, at most `max_buffer_seconds`).
 - **Local agreement.** The words after the confirmed ones form the hypothesis; its longest prefix that
-  the previous transcription also gave (same texts, compared case- and punctuation-blind) is confirmed, with
-  the times of the newer transcription. A word is thus confirmed one or two updates after it is spoken.
+  the previous transcription also gave (the same texts, compared case- and punctuation-blind and joined, so that
+  the same speech cut into other words agrees) is confirmed, with the times of the newer transcription. A word is thus confirmed one or two updates after it is spoken.
 - **After the confirmed words.** A recogniser moves a word's times between two transcriptions (tens of ms) and
   may cut the same speech into other words ("New York" once, "New", "York" the next time), so where the
   confirmed words stop is found by their texts, not their times: the transcription's first words whose texts,
@@ -68,10 +68,12 @@ def after_confirmed(words: list[dict], confirmed: list[str]) -> list[dict] | Non
 
 
 def agreed_prefix(hypothesis: list[dict], previous: list[dict]) -> int:
-    """Length of the longest prefix of `hypothesis` whose texts equal those of `previous` (normalized)."""
-    count = 0
-    for new, old in zip(hypothesis, previous):
-        if normalized(new["text"]) != normalized(old["text"]):
+    """Length of the longest prefix of `hypothesis` whose texts, joined, begin the joined texts of `previous`
+    (normalized): a re-segmentation agrees ("New", "York" with "New York"; "no", "no" with "nono")."""
+    said, joined, count = "".join(normalized(word["text"]) for word in previous), "", 0
+    for word in hypothesis:
+        joined += normalized(word["text"])
+        if not said.startswith(joined):
             break
         count += 1
     return count
