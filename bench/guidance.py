@@ -31,7 +31,7 @@ from mmlistener.evaluation import as_examples, load_split, teacher_forced_scores
 from mmlistener.evaluation.tables import markdown_table
 from mmlistener.heldout import heldout_voice_report
 from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
-from mmlistener.runs import PipelineBudget, load_pipeline, train_lm
+from mmlistener.runs import PipelineBudget, finished_run, load_pipeline, train_lm
 
 
 def main() -> None:
@@ -42,10 +42,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=120.0, help="Length of the held-out recording.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    run = Path(args.run)
-    for needed in ("dataset", "dataset_tokens", "vqvae"):
-        if not (run / needed).is_dir():
-            raise FileNotFoundError(f"{run / needed} is missing: run `make demo` first (or pass --run)")
+    run = finished_run(args.run, "dataset", "dataset_tokens", "vqvae")
     tokens_test = as_examples(load_split(str(run / "dataset_tokens"), "test"))
     test = list(load_split(str(run / "dataset"), "test").with_format("numpy"))
     vqvae = IdentityVQVAE.from_pretrained(str(run / "vqvae"))

@@ -32,7 +32,7 @@ from mmlistener.evaluation import as_examples, code_baselines, load_split, speak
 from mmlistener.evaluation.events import event_rates
 from mmlistener.evaluation.tables import markdown_table
 from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
-from mmlistener.runs import PipelineBudget, load_pipeline, train_lm
+from mmlistener.runs import PipelineBudget, finished_run, load_pipeline, train_lm
 
 GPT2 = ("n_layer=2,n_embd=64,n_head=4,n_positions=1024,attn_pdrop=0.0,resid_pdrop=0.0,embd_pdrop=0.0,"
         "activation_function=gelu_pytorch_tanh")  # the demo's former backbone: the same width, depth, heads, positions
@@ -59,10 +59,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    run = Path(args.run)
-    for needed in ("dataset_tokens", "vqvae"):
-        if not (run / needed).is_dir():
-            raise FileNotFoundError(f"{run / needed} is missing: run `make demo` first (or pass --run)")
+    run = finished_run(args.run, "dataset_tokens", "vqvae")
     from datasets import load_from_disk
 
     tokens = load_from_disk(str(run / "dataset_tokens"))

@@ -28,7 +28,7 @@ from mmlistener.evaluation import as_examples, speaker_shuffle_control
 from mmlistener.evaluation.events import event_rates, false_laugh_sites
 from mmlistener.evaluation.tables import markdown_table
 from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
-from mmlistener.runs import PipelineBudget, load_pipeline, train_lm
+from mmlistener.runs import PipelineBudget, finished_run, load_pipeline, train_lm
 
 STREAMS = {"words": ["words"], "all": None}  # None: the processor's default streams (words, acoustic, emotion)
 
@@ -61,10 +61,7 @@ def main() -> None:
     parser.add_argument("--streams", nargs="+", default=list(STREAMS), choices=list(STREAMS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
-    run = Path(args.run)
-    for needed in ("dataset_tokens", "vqvae"):
-        if not (run / needed).is_dir():
-            raise FileNotFoundError(f"{run / needed} is missing: run `make demo` first (or pass --run)")
+    run = finished_run(args.run, "dataset_tokens", "vqvae")
     from datasets import load_from_disk
 
     print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}", flush=True)

@@ -28,7 +28,7 @@ from mmlistener.evaluation.events import event_rates, false_laugh_sites
 from mmlistener.evaluation.oracle import OracleBaseline
 from mmlistener.evaluation.tables import markdown_table
 from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
-from mmlistener.runs import PipelineBudget, train_vqvae_model
+from mmlistener.runs import PipelineBudget, finished_run, train_vqvae_model
 
 SMALL = "hidden_size=64,codebook_dim=64,codebook_size=64"
 VARIANTS = {  # name -> (steps, config overrides)
@@ -58,10 +58,7 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    run = Path(args.run)
-    for needed in ("dataset", "corpus"):
-        if not (run / needed).is_dir():
-            raise FileNotFoundError(f"{run / needed} is missing: run `make demo` first (or pass --run)")
+    run = finished_run(args.run, "dataset", "corpus")
     test = as_examples(load_split(str(run / "dataset"), "test"))
     print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}; "
           f"{len(test)} test windows", flush=True)  # fmt: skip

@@ -194,3 +194,12 @@ def test_shuffle_summary_is_the_relative_l2_rise():
     summary = shuffle_summary(_report([1.0, 2.0], [3.0, 3.0], [1.5, 2.0], [1.0, 1.0])["seeds"])
     assert summary["l2_rise"]["mean"] == pytest.approx(0.25)
     assert summary["nll_gap"] == mean_std([1.0, 1.0])
+
+
+def test_finished_run_names_the_missing_folder(tmp_path):
+    from mmlistener.runs import finished_run
+
+    (tmp_path / "vqvae").mkdir()
+    assert finished_run(str(tmp_path), "vqvae") == tmp_path
+    with pytest.raises(FileNotFoundError, match="dataset_tokens is missing: run `make demo` first"):
+        finished_run(tmp_path, "vqvae", "dataset_tokens")

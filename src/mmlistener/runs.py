@@ -160,6 +160,16 @@ def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudg
     return results
 
 
+def finished_run(run, *parts: str) -> Path:
+    """`run` as a `Path`, after checking it holds the folders `parts` (`dataset`, `dataset_tokens`, `vqvae`, ...)
+    that a finished `make demo` writes; a missing one is a `FileNotFoundError` naming it."""
+    run = Path(run)
+    for part in parts:
+        if not (run / part).is_dir():
+            raise FileNotFoundError(f"{run / part} is missing: run `make demo` first (or pass --run)")
+    return run
+
+
 def load_pipeline(lm_dir, vqvae):
     """`(model, processor, ListenerPipeline)` of the LM saved in `lm_dir`, decoding with `vqvae` (a loaded model)."""
     from .modeling.modeling_listener import ListenerForCausalLM
@@ -193,6 +203,7 @@ __all__ = [
     "PipelineBudget",
     "build_corpus",
     "code_diagnostics",
+    "finished_run",
     "load_pipeline",
     "loop_args",
     "tokenise",
