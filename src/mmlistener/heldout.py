@@ -64,7 +64,7 @@ def _listen_to(pipeline, script: SpokenScript, identity, asr=None) -> np.ndarray
     if "words" in processor.modalities:
         processor.asr = KnownWords(script.words) if asr is None else asr
     try:
-        return listen(pipeline, script.audio, identity)  # no speaker face: Neutral emotion ids
+        return listen(pipeline, script.audio, identity)  # no speaker face: Neutral emotion, or none (emotion_without_face)
     finally:
         processor.asr = own_asr
 
