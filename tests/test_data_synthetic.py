@@ -22,6 +22,7 @@ from mmlistener.data.synthetic import (
     content_motion,
     emotion_prototypes,
     sample_dyadic_clip,
+    without_joke_words,
     write_synthetic_corpus,
 )
 from mmlistener.processing.prosody_tokenizer import SILENCE_CODES, ProsodyTokenizer
@@ -171,6 +172,10 @@ def test_control_clip_replaces_the_joke_words_only():
     still = [c for c in range(56) if c >= 4 and c != JAW_OPEN]  # only the mouth follows the shorter words
     np.testing.assert_array_equal(real.speaker_motion[:, still], control.speaker_motion[:, still])
     assert [w["start"] for w in real.words] == [w["start"] for w in control.words]
+    # the words of the control, on the real recording's times: what `joke_word_control` feeds a model
+    replaced = without_joke_words(real.words)
+    assert [w["text"] for w in replaced] == [w["text"] for w in control.words]
+    assert [(w["start"], w["end"]) for w in replaced] == [(w["start"], w["end"]) for w in real.words]
 
 
 def test_listener_expression_follows_the_lagged_speaker_emotion(clips):

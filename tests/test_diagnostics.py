@@ -22,6 +22,7 @@ from mmlistener import (
 )
 from mmlistener.evaluation import (
     code_baselines,
+    joke_word_control,
     score_predictions,
     shuffled_speakers,
     speaker_shuffle_control,
@@ -265,3 +266,30 @@ def test_listening_table_lists_the_model_beside_the_code_only_predictors():
     assert lines[2] == "| model, own speaker | 1.000 | 0.500 | 0.3000 | 9.0000 | 10.0000 |"
     assert lines[3] == "| model, shuffled speaker | 2.500 | 0.200 | 0.6000 | 19.0000 | 21.0000 |"
     assert lines[4] == "| code-only: copy previous | 2.000 | 0.300 | – | – | – |"
+
+
+def test_joke_word_control_scores_the_windows_with_neutral_words_in_the_jokes_place(config, processor):
+    windows = emotion_windows(4, seed=5, lengths=(120,))  # 15 groups each
+    for window in windows:  # groups 1-3 nod, 4-9 laugh
+        window["events"] = {"utterance_ends": [0.3, 1.0], "joke_ends": [1.0]}
+        window["listener_codes"] = response_groups(window, 15).tolist()
+
+    def said(last: str, first: str = "so") -> list[dict]:
+        return [dict(window, words=[{"text": first, "start": 0.2, "end": 0.5}, {"text": last, "start": 0.5, "end": 1.0}],
+                     history_words=[{"text": "bananas", "start": -0.8, "end": -0.3}]) for window in windows]  # fmt: skip
+
+    model = untrained(config, head_std=2.0)  # its codes depend on its inputs
+    control = joke_word_control(model, processor, said("kidding."))
+    # the joke word and the history's joke become their control words ("the.", "we"); the other words stay
+    expected = teacher_forced_scores(model, processor, [dict(w, history_words=[{"text": "we", "start": -0.8, "end": -0.3}])
+                                                        for w in said("the.")])  # fmt: skip
+    assert control["without_jokes"] == expected
+    assert control["with_jokes"] == teacher_forced_scores(model, processor, said("kidding."))
+    assert control["laugh_nll_gap"] == pytest.approx(
+        expected["responses"]["laugh"]["nll"] - control["with_jokes"]["responses"]["laugh"]["nll"]
+    )
+    assert abs(control["laugh_nll_gap"]) > 1e-4  # the model reads its words
+    no_jokes = [dict(window, history_words=[]) for window in said("to.", first="went")]
+    assert joke_word_control(model, processor, no_jokes)["laugh_nll_gap"] == 0.0
+    with pytest.raises(ValueError, match="no corpus `events`"):
+        joke_word_control(model, processor, emotion_windows(2, seed=5))

@@ -105,8 +105,43 @@ def test_the_stream_is_the_offline_listener_of_the_same_recording(parts, recordi
     processor.modalities, processor.asr = tuple(acoustic_only), KnownWords([])
     try:
         batch = processor(audio=script.audio, sampling_rate=RATE, emotion_ids=[NEUTRAL] * len(streamed),
-                          num_frames=len(streamed) * processor.group_size, return_tensors="pt")  # fmt: skip
+                          num_frames=len(script.audio) * 30 // RATE, return_tensors="pt")  # fmt: skip
         offline = model.generate(**batch)[0].tolist()
     finally:
         processor.modalities = kept
     assert len(streamed) == -(-len(script.audio) * 30 // RATE // processor.group_size) and streamed == offline
+
+
+def test_a_model_trained_without_emotion_streams_a_faceless_voice_without_it(parts, recordings):
+    """A processor with `emotion_without_face="omit"`: the streamed turn has no emotion blocks (the codes the same
+    model generates for the recording's sequence without emotion, as the offline `listen` feeds it), not the
+    Neutral ids a plain processor's stream feeds; emotion pushed into such a turn is refused, and `reset` starts a
+    turn that takes it again."""
+    model, processor, vqvae, beta = parts
+    script, _ = recordings
+    acoustic_emotion = [name for name in processor.modalities if name != "words"]
+    _, neutral = stream_listener(parts, script, acoustic_emotion, chunk=1_111)
+    processor.emotion_without_face = "omit"
+    try:
+        _, omitted = stream_listener(parts, script, acoustic_emotion, chunk=1_111)
+        kept = processor.modalities
+        processor.modalities, processor.asr = ("acoustic",), KnownWords([])
+        try:
+            batch = processor(audio=script.audio, sampling_rate=RATE, num_frames=len(script.audio) * 30 // RATE,
+                              return_tensors="pt")  # fmt: skip
+            offline = model.generate(**batch)[0].tolist()
+        finally:
+            processor.modalities = kept
+        processor.modalities = tuple(acoustic_emotion)
+        with ListenerStream(model, processor, vqvae, beta) as stream:
+            stream.push_audio(script.audio[:8_000], RATE)
+            with pytest.raises(ValueError, match="leaves the emotion out"):
+                stream.push_features(emotion_ids=[NEUTRAL])
+            stream.reset()
+            stream.push_features(emotion_ids=[NEUTRAL] * 3)  # a turn with emotion ids: the stream needs them now
+            with pytest.raises(ValueError, match="drift apart"):
+                stream.push_audio(script.audio[: 3 * RATE], RATE)
+    finally:
+        processor.emotion_without_face = "neutral"
+        processor.modalities = kept
+    assert omitted == offline and omitted != neutral

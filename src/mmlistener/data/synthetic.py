@@ -129,6 +129,7 @@ EMOTION_WORDS = {
     6: ("hate", "angry", "unfair", "terrible", "furious"),
 }
 JOKE_WORDS = ("punchline", "kidding", "bananas")
+CONTROL_WORDS = dict(zip(JOKE_WORDS, NEUTRAL_WORDS))  # the neutral word a control recording says in a joke's place
 LEXICON = NEUTRAL_WORDS + tuple(w for words in EMOTION_WORDS.values() for w in words) + JOKE_WORDS
 EMOTION_WORD_RATE = 0.35  # share of words drawn from the current emotion's words
 JOKE_RATE = 0.3  # share of utterances ending on a joke word
@@ -254,7 +255,7 @@ def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Gener
                 t = say(JOKE_WORDS[index], t, gain)
                 jokes.append(t)
             else:
-                t = say(NEUTRAL_WORDS[index], t, gain, slot=JOKE_WORDS[index])
+                t = say(CONTROL_WORDS[JOKE_WORDS[index]], t, gain, slot=JOKE_WORDS[index])
             t += WORD_GAP
         words[-1]["text"] += SENTENCE_END
         utterance_ends.append(words[-1]["end"])
@@ -264,6 +265,17 @@ def _speaker_timeline(num_frames: int, lead: int, fps: int, rng: np.random.Gener
 
 
 PCM_SCALE = 32768  # 16-bit samples: the corpus's audio is what its FLAC files hold, to the bit
+
+
+def without_joke_words(words: list[dict]) -> list[dict]:
+    """The timed words with each joke word's text replaced by its `CONTROL_WORDS` neutral word (a full stop kept),
+    times and every other key unchanged: the words of the control recording, on the joke's audio."""
+    replaced = []
+    for word in words:
+        text = word["text"]
+        base = text.removesuffix(SENTENCE_END)
+        replaced.append({**word, "text": CONTROL_WORDS[base] + text[len(base):]} if base in CONTROL_WORDS else word)
+    return replaced
 
 
 def pcm16(audio: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from .code_diagnostics import identity_code_agreement, prefix_code_agreement
 from .diagnostics import (
     code_baselines,
     format_listening_table,
+    joke_word_control,
     shuffled_speakers,
     speaker_shuffle_control,
     teacher_forced_scores,
@@ -102,6 +103,7 @@ __all__ = [
     "gaussian_statistics",
     "ground_truth_valence",
     "identity_code_agreement",
+    "joke_word_control",
     "l2",
     "l2_affect",
     "listener_metrics_path",

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.collators import ListenerCollator
+from ..data.synthetic import without_joke_words
 from ..pipeline import SPEAKER_KEYS, ListenerPipeline
 from ..processing.batching import without_streams
 from ..processing.processing_listener import IGNORE_INDEX
@@ -240,6 +241,36 @@ def speaker_shuffle_control(
         results["true"].update({key: true_scores[key] for key in shuffled_scores})
     results["nll_gap"] = results["shuffled"]["nll"] - results["true"]["nll"]
     results["num_unshuffled"] = num_unshuffled
+    return results
+
+
+def joke_word_control(model, processor, examples: Sequence[dict], batch_size: int = 8) -> dict:
+    """Does the model read the joke in the words? Teacher-forced scores with the windows' words and with each joke
+    word's text replaced by a neutral word (`synthetic.without_joke_words`; history words too), the speech codes
+    and emotion unchanged.
+
+    The laughter groups (`events.response_groups`) are predicted as well either way when the model hears the joke
+    only in the sound (a joke word's acoustic codes) or not at all; their NLL rises without the joke words when it
+    reads them.
+
+    Args:
+        model (`ListenerForCausalLM`), processor (`ListenerProcessor`): scored by `teacher_forced_scores`.
+        examples (`list` of `dict`): windows with `words`, `listener_codes` and the corpus's `events`.
+
+    Returns:
+        `dict`: `with_jokes` and `without_jokes` (each `teacher_forced_scores`) and `laugh_nll_gap` (the laughter
+        groups' NLL without the joke words minus with them: 0 when the words tell the model nothing of the joke).
+    """
+    replaced = [{**example, **{key: without_joke_words(example[key]) for key in ("words", "history_words")
+                               if example.get(key) is not None}} for example in examples]  # fmt: skip
+    results = {
+        "with_jokes": teacher_forced_scores(model, processor, examples, batch_size),
+        "without_jokes": teacher_forced_scores(model, processor, replaced, batch_size),
+    }
+    if "responses" not in results["with_jokes"]:
+        raise ValueError("the windows carry no corpus `events`: there are no laughter groups to score")
+    nll = {name: scores["responses"]["laugh"]["nll"] for name, scores in results.items()}
+    results["laugh_nll_gap"] = nll["without_jokes"] - nll["with_jokes"]
     return results
 
 

@@ -604,7 +604,13 @@ class ListenerProcessor(ProcessorMixin):
     # -- one group -------------------------------------------------------------------------------
 
     def group_tokens(
-        self, word_ids: list[int], codes: dict, emotion_id: int | None, stage: str = "listener", listener_code=None
+        self,
+        word_ids: list[int],
+        codes: dict,
+        emotion_id: int | None,
+        stage: str = "listener",
+        listener_code=None,
+        modalities: Sequence[str] | None = None,
     ) -> GroupTokens:
         """The tokens of one group in the interleaved order, as `__call__` writes each group of a clip.
 
@@ -615,17 +621,22 @@ class ListenerProcessor(ProcessorMixin):
             emotion_id (`int`, *optional*): the group's emotion class when emotion is a modality, else `None`.
             stage (`str`, defaults to `"listener"`): `"listener"` or `"speaker"`.
             listener_code (`int`, *optional*): fills the listener slot (and is scored); code 0 unscored when absent.
+            modalities (`list[str]`, *optional*): the group's streams, when a caller leaves some of the processor's
+                `modalities` out (a stream without emotion, as `without_streams` does offline); by default those.
 
         Returns:
             [`GroupTokens`]: `ids (n,)`, `scored (n,)` and `slot`, the index of the listener token (`None` for
             stage "speaker").
         """
-        wanted = {name for name in CODE_STREAMS if name in self.modalities}
+        modalities = self.modalities if modalities is None else tuple(modalities)
+        if not set(modalities) <= set(self.modalities):
+            raise ValueError(f"modalities {modalities} are not all among the processor's {self.modalities}")
+        wanted = {name for name in CODE_STREAMS if name in modalities}
         if set(codes) != wanted:
-            raise ValueError(f"a group of modalities {self.modalities} takes codes of {sorted(wanted)}, got {sorted(codes)}")
-        if (emotion_id is None) == ("emotion" in self.modalities):
-            need = "an emotion id" if "emotion" in self.modalities else "no emotion id"
-            raise ValueError(f"a group of modalities {self.modalities} takes {need}, got {emotion_id!r}")
+            raise ValueError(f"a group of modalities {modalities} takes codes of {sorted(wanted)}, got {sorted(codes)}")
+        if (emotion_id is None) == ("emotion" in modalities):
+            need = "an emotion id" if "emotion" in modalities else "no emotion id"
+            raise ValueError(f"a group of modalities {modalities} takes {need}, got {emotion_id!r}")
         return group_tokens(self.layout, word_ids, codes, emotion_id, stage, listener_code)
 
     # ----------------------------------------------------------------------------------------------

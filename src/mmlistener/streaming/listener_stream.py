@@ -17,6 +17,8 @@ from ..processing.streams import checked_motion
 from .decoding import DEFAULT_LOOK_BACK, StreamingDecoder
 from .speaker_inputs import SpeakerInputs
 
+OMITTED = "omitted"  # the emotion source of a turn that leaves the emotion out
+
 
 class ListenerStream:
     r"""A live listener: push the speaker's features as they become known, get listener frames as groups complete.
@@ -154,7 +156,9 @@ class ListenerStream:
 
         The chunk goes through the incremental front ends the modalities need (see [`AudioInputs`]): words
         confirmed by local agreement, codes from a sliding window, and Neutral emotion ids unless the stream has
-        a `speaker_shape` (then emotion comes from `push_speaker_frames`).
+        a `speaker_shape` (then emotion comes from `push_speaker_frames`). A model whose processor has
+        `emotion_without_face="omit"` (trained with emotion dropout) gets no emotion at all instead of Neutral
+        ids: the turn's groups have no emotion block, as in `mmlistener.listen` without speaker motion.
 
         A chunk that is refused leaves the stream as it was, nothing consumed, so the same chunk can be pushed again:
         a bad rate or NaN, or audio that would run more than `max_skew_seconds` ahead of the speaker frames that give
@@ -170,13 +174,16 @@ class ListenerStream:
         """
         if self._finished:
             raise ValueError("the turn is finished: call reset() to start a new one")
+        faceless = self.speaker_shape is None
+        omits = faceless and self.processor.emotion_without_face == "omit"
         if self._audio is None:
             from .audio_inputs import AudioInputs
 
-            self._audio = AudioInputs(
-                self.processor, **self._audio_front_ends, neutral_emotion=self.speaker_shape is None
-            )
+            self._audio = AudioInputs(self.processor, **self._audio_front_ends, neutral_emotion=faceless and not omits)
         mono = self._audio.checked(chunk, sampling_rate)
+        if omits and self._emotion_source is None and "emotion" in self.inputs.modalities:
+            self.inputs.omit("emotion")  # a model trained to listen without it (the offline `listen` does the same)
+            self._emotion_source = OMITTED
         audio_clocks = [clock for clock in self.inputs.clocks if clock != "emotion" or self._audio.neutral_emotion]
         covered = self._audio.seconds + len(mono) / sampling_rate
         self.inputs.check_clocks(dict.fromkeys(audio_clocks, covered))  # before the front ends consume the audio
@@ -229,6 +236,11 @@ class ListenerStream:
         return torch.tensor(ids, dtype=torch.long, device=self.model.device)
 
     def _check_emotion_source(self, source: str) -> None:
+        if self._emotion_source == OMITTED:
+            raise ValueError(
+                f"this turn leaves the emotion out (audio without a speaker_shape, and the processor's "
+                f"emotion_without_face is 'omit'); do not push {source}, or reset() first"
+            )
         if self._emotion_source not in (None, source):
             raise ValueError(f"this turn's emotion comes from {self._emotion_source}; do not also push {source}")
 
@@ -257,7 +269,7 @@ class ListenerStream:
     def _group_tokens(self, texts, codes, emotion) -> tuple[torch.LongTensor, torch.LongTensor]:
         """The group's tokens as the processor writes them (`group_tokens`), cut at the listener slot: (prefix, suffix)."""
         words = [token for ids in self.processor.tokenize_words(texts) for token in ids]
-        group = self.processor.group_tokens(words, codes, emotion)
+        group = self.processor.group_tokens(words, codes, emotion, modalities=self.inputs.modalities)
         ids = torch.from_numpy(group.ids).to(self.model.device)
         return ids[: group.slot], ids[group.slot :]
 
