@@ -75,10 +75,20 @@ def test_the_collator_drops_words_from_a_seeded_share_of_windows(processor):
 
 def test_stream_dropout_settings_are_checked(processor):
     with pytest.raises(ValueError, match="stream_dropout must lie in"):
-        ListenerCollator(processor, "listener", stream_dropout=1.0)
+        ListenerCollator(processor, "listener", stream_dropout=1.5)
     with pytest.raises(ValueError, match="stage 'listener'"):
         ListenerCollator(processor, "speaker", stream_dropout=0.1)
     with pytest.raises(ValueError, match="unknown speaker stream 'voice'"):
         ListenerCollator(processor, "listener", stream_dropout=0.1, dropped_streams=["voice"])
     with pytest.raises(ValueError, match="--stream_dropout is for --stage listener"):
         ListenerModelArguments(stage="speaker", stream_dropout=0.2)
+
+
+def test_stream_dropout_one_takes_the_streams_out_of_every_window(processor):
+    examples = windows(5, seed=2)
+    streams = ["acoustic", "emotion"]
+    batch = ListenerCollator(processor, "listener", stream_dropout=1.0, dropped_streams=streams)(examples)
+    expected = without_streams(processor.encode_examples(examples, return_tensors="pt"), processor.layout, streams)
+    assert all(torch.equal(batch[key], expected[key]) for key in expected)
+    words_and_codes = real(batch, 0, "input_ids")
+    assert bool((words_and_codes < processor.layout.text_vocab_size).any())  # the words stay

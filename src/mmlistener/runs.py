@@ -56,6 +56,12 @@ class PipelineBudget:
     lm_dropped_streams: list[str] = field(
         default_factory=lambda: ["words"], metadata={"help": "The streams lm_stream_dropout takes out."}
     )
+    lm_words_first_steps: int = field(
+        default=0,
+        metadata={"help": "LM stage 2 starts with this many steps on the words alone (every other speaker stream "
+                  "taken out of every window), then trains lm_stage2_steps on all of them: an LM that has learned "
+                  "to read the words keeps reading them beside the sound (bench/joke_words.py)."},
+    )
     lm_mixed_precision: str = field(
         default="no",
         metadata={"help": "Mixed precision of the LM stages: 'no', 'bf16' or 'fp16' (the VQ-VAE trains in float32: "
@@ -131,27 +137,36 @@ def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudg
              modalities: list[str] | None = None) -> dict:
     """Both LM stages: a fresh backbone of the budget's config through stage 1 (speaker) into `stage1_dir`, then
     stage 2 (listener) into `stage2_dir`. `modalities` (default: the processor's) are the speaker streams of
-    the sequence, fixed in stage 1's processor. Returns `{"speaker": TrainResult, "listener": TrainResult}`."""
+    the sequence, fixed in stage 1's processor. With `budget.lm_words_first_steps`, stage 2 starts from a phase on
+    the words alone, saved beside `stage2_dir` (`<stage2_dir>_words_first`). Returns `{"speaker": TrainResult,
+    "listener": TrainResult}` (and `"words_first"`)."""
     from .training import train_listener
     from .training.arguments import DataArguments, ListenerModelArguments
 
     extra = {"modalities": list(modalities)} if modalities else {}
+    stage2_source = stage1_dir
+    phases = [("speaker", "speaker", budget.lm_stage1_steps, budget.lm_stage1_batch_size, stage1_dir, None, {})]
+    others = [name for name in (modalities or ListenerModelArguments().modalities) if name != "words"]
+    if budget.lm_words_first_steps and others:
+        words_dir = Path(stage2_dir).parent / (Path(stage2_dir).name + "_words_first")
+        phases.append(("words_first", "listener", budget.lm_words_first_steps, budget.lm_batch_size, words_dir,
+                       stage1_dir, {"stream_dropout": 1.0, "dropped_streams": others}))  # fmt: skip
+        stage2_source = words_dir
+    dropout = {"stream_dropout": budget.lm_stream_dropout, "dropped_streams": list(budget.lm_dropped_streams)}
+    # stage 2 keeps stage 1's processor: the words-first phase drops streams only to teach the words
+    phases.append(("listener", "listener", budget.lm_stage2_steps, budget.lm_batch_size, stage2_dir, stage2_source,
+                   {**dropout, "processor_name_or_path": str(stage1_dir)}))  # fmt: skip
     results = {}
-    for stage, steps, batch_size, output, source in (
-        ("speaker", budget.lm_stage1_steps, budget.lm_stage1_batch_size, stage1_dir, None),
-        ("listener", budget.lm_stage2_steps, budget.lm_batch_size, stage2_dir, stage1_dir),
-    ):
+    for name, stage, steps, batch_size, output, source, changes in phases:
         model_args = ListenerModelArguments(
             stage=stage,
             acoustic_codec_type="prosody",  # the synthetic corpus's codes (write_synthetic_corpus's default codec)
             model_name_or_path=None if source is None else str(source),
             backbone_config_overrides=budget.backbone_config_overrides if source is None else None,
             vqvae_path=str(vqvae_dir),
-            stream_dropout=budget.lm_stream_dropout if stage == "listener" else 0.0,
-            dropped_streams=list(budget.lm_dropped_streams),
-            **extra,
+            **{**extra, **changes},
         )
-        results[stage] = train_listener.run(
+        results[name] = train_listener.run(
             loop_args(output, steps, batch_size, budget.lm_learning_rate, seed, warmup=10,
                       mixed_precision=budget.lm_mixed_precision),
             DataArguments(dataset_path=str(tokens_dir)),

@@ -96,7 +96,8 @@ class ListenerCollator:
         max_length (`int`, *optional*): longest sequence allowed; a longer window is an error naming it.
         stream_dropout (`float`, defaults to 0): stage "listener" only: the chance that a window is encoded without
             `dropped_streams` (`mmlistener.processing.batching.without_streams`), so that the model also learns to
-            listen without them: the contrast of a guided `generate` (`guidance_scale`).
+            listen without them: the contrast of a guided `generate` (`guidance_scale`); 1 takes them out of every
+            window (a phase that trains on the other streams alone, as `PipelineBudget.lm_words_first_steps` does).
         dropped_streams (`list[str]`, defaults to `["words"]`): the streams stream dropout takes out.
         seed (`int`, defaults to 0): seed of the dropout's draws (one generator per collator).
     """
@@ -110,8 +111,8 @@ class ListenerCollator:
         dropped_streams: Sequence[str] = ("words",),
         seed: int = 0,
     ):
-        if not 0.0 <= stream_dropout < 1.0:
-            raise ValueError(f"stream_dropout must lie in [0, 1), got {stream_dropout}")
+        if not 0.0 <= stream_dropout <= 1.0:
+            raise ValueError(f"stream_dropout must lie in [0, 1], got {stream_dropout}")
         if stream_dropout and stage != "listener":
             raise ValueError("stream dropout is for stage 'listener': stage 'speaker' scores the speaker's streams")
         for stream in dropped_streams:

@@ -1,0 +1,27 @@
+"""`mmlistener.runs.train_lm` with a words-first phase: stage 2 starts from a phase on the words alone."""
+
+import dataclasses
+
+from transformers import AutoProcessor
+
+from mmlistener.runs import PipelineBudget, train_lm
+
+
+def test_a_words_first_phase_starts_stage_two_from_the_words_alone(small_demo, tmp_path):
+    args, _, out = small_demo
+    budget = PipelineBudget(**{field.name: getattr(args, field.name) for field in dataclasses.fields(PipelineBudget)})
+    budget = dataclasses.replace(budget, lm_stage2_steps=3)
+    plain = train_lm(tmp_path / "plain1", tmp_path / "plain2", out / "dataset_tokens", out / "vqvae", budget, seed=0)
+    first = dataclasses.replace(budget, lm_words_first_steps=2)
+    phased = train_lm(tmp_path / "s1", tmp_path / "s2", out / "dataset_tokens", out / "vqvae", first, seed=0)
+    assert set(plain) == {"speaker", "listener"} and set(phased) == {"speaker", "words_first", "listener"}
+    assert phased["words_first"].step == 2 and phased["listener"].step == 3
+    # the phase takes the other streams out of every window (emotion among them: its processor would omit it) ...
+    assert AutoProcessor.from_pretrained(tmp_path / "s2_words_first").emotion_without_face == "omit"
+    # ... and stage 2 starts from its weights, with stage 1's processor
+    losses = [[record["train/loss"] for record in run["listener"].log_history if "train/loss" in record]
+              for run in (plain, phased)]  # fmt: skip
+    assert losses[0][0] != losses[1][0]
+    saved = AutoProcessor.from_pretrained(tmp_path / "s2")
+    assert saved.modalities == AutoProcessor.from_pretrained(tmp_path / "s1").modalities
+    assert saved.emotion_without_face == "neutral"
