@@ -55,7 +55,7 @@ def main() -> None:
             started = time.time()
             stage2 = Path(folder) / name / "stage2"
             train_lm(Path(folder) / name / "stage1", stage2, run / "dataset_tokens", run / "vqvae",
-                     PipelineBudget(lm_stream_dropout=dropout), args.seed)  # fmt: skip
+                     PipelineBudget(lm_stream_dropout=dropout, lm_dropped_streams=["words"]), args.seed)  # fmt: skip
             model, processor, pipeline = load_pipeline(stage2, vqvae)
             with torch.no_grad():
                 nll = teacher_forced_scores(model, processor, tokens_test)["nll"]
