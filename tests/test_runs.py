@@ -10,7 +10,7 @@ from mmlistener.runs import PipelineBudget, train_lm
 def test_a_words_first_phase_starts_stage_two_from_the_words_alone(small_demo, tmp_path):
     args, _, out = small_demo
     budget = PipelineBudget(**{field.name: getattr(args, field.name) for field in dataclasses.fields(PipelineBudget)})
-    budget = dataclasses.replace(budget, lm_stage2_steps=3)
+    budget = dataclasses.replace(budget, lm_stage2_steps=3, lm_stream_dropout=0.0)  # the phase is the only dropout
     plain = train_lm(tmp_path / "plain1", tmp_path / "plain2", out / "dataset_tokens", out / "vqvae", budget, seed=0)
     first = dataclasses.replace(budget, lm_words_first_steps=2)
     phased = train_lm(tmp_path / "s1", tmp_path / "s2", out / "dataset_tokens", out / "vqvae", first, seed=0)

@@ -8,7 +8,8 @@ streaming resampler), then handed to the incremental front ends the processor's 
   [`SlidingWindowCodes`] over SpeechTokenizer (codes come out once they have their right context), or a
   [`StreamingProsodyCodes`] (the weight-free tokenizer's exact codes, 35 ms after each code's end);
 - emotion: Neutral for each group the audio has covered, unless the stream derives emotion from the speaker's
-  frames (`push_speaker_frames`) or leaves it out (a processor with `emotion_without_face="omit"`).
+  frames (`push_speaker_frames`); for a processor with `emotion_without_face="omit"` these ids only close the
+  groups, which the stream writes without an emotion block.
 """
 
 import numpy as np

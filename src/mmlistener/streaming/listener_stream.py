@@ -17,8 +17,6 @@ from ..processing.streams import checked_motion
 from .decoding import DEFAULT_LOOK_BACK, StreamingDecoder
 from .speaker_inputs import SpeakerInputs
 
-OMITTED = "omitted"  # the emotion source of a turn that leaves the emotion out
-
 
 class ListenerStream:
     r"""A live listener: push the speaker's features as they become known, get listener frames as groups complete.
@@ -98,6 +96,7 @@ class ListenerStream:
             self._audio.reset()
         self._speaker_frames = np.zeros((0, MOTION_DIM), dtype=np.float32)  # frames of the open emotion group
         self._emotion_source = None
+        self._omits_emotion = False  # the turn's groups have no emotion block (see push_audio)
         self._finished = False
         history = self._history_ids(history_words)
         sample = SampleTokens(history=history, prefixes=[], suffixes=[])
@@ -174,16 +173,15 @@ class ListenerStream:
         """
         if self._finished:
             raise ValueError("the turn is finished: call reset() to start a new one")
-        faceless = self.speaker_shape is None
-        omits = faceless and self.processor.emotion_without_face == "omit"
         if self._audio is None:
             from .audio_inputs import AudioInputs
 
-            self._audio = AudioInputs(self.processor, **self._audio_front_ends, neutral_emotion=faceless and not omits)
+            self._audio = AudioInputs(self.processor, **self._audio_front_ends, neutral_emotion=self.speaker_shape is None)
         mono = self._audio.checked(chunk, sampling_rate)
-        if omits and self._emotion_source is None and "emotion" in self.inputs.modalities:
-            self.inputs.omit("emotion")  # a model trained to listen without it (the offline `listen` does the same)
-            self._emotion_source = OMITTED
+        if self._audio.neutral_emotion and self._emotion_source is None:
+            # the audio's Neutral ids keep the emotion clock; a model trained to listen without emotion reads no
+            # emotion block at all, as the offline `listen` feeds it
+            self._omits_emotion = self.processor.emotion_without_face == "omit"
         audio_clocks = [clock for clock in self.inputs.clocks if clock != "emotion" or self._audio.neutral_emotion]
         covered = self._audio.seconds + len(mono) / sampling_rate
         self.inputs.check_clocks(dict.fromkeys(audio_clocks, covered))  # before the front ends consume the audio
@@ -236,11 +234,6 @@ class ListenerStream:
         return torch.tensor(ids, dtype=torch.long, device=self.model.device)
 
     def _check_emotion_source(self, source: str) -> None:
-        if self._emotion_source == OMITTED:
-            raise ValueError(
-                f"this turn leaves the emotion out (audio without a speaker_shape, and the processor's "
-                f"emotion_without_face is 'omit'); do not push {source}, or reset() first"
-            )
         if self._emotion_source not in (None, source):
             raise ValueError(f"this turn's emotion comes from {self._emotion_source}; do not also push {source}")
 
@@ -269,7 +262,11 @@ class ListenerStream:
     def _group_tokens(self, texts, codes, emotion) -> tuple[torch.LongTensor, torch.LongTensor]:
         """The group's tokens as the processor writes them (`group_tokens`), cut at the listener slot: (prefix, suffix)."""
         words = [token for ids in self.processor.tokenize_words(texts) for token in ids]
-        group = self.processor.group_tokens(words, codes, emotion, modalities=self.inputs.modalities)
+        if self._omits_emotion:
+            modalities = [name for name in self.processor.modalities if name != "emotion"]
+            group = self.processor.group_tokens(words, codes, None, modalities=modalities)
+        else:
+            group = self.processor.group_tokens(words, codes, emotion)
         ids = torch.from_numpy(group.ids).to(self.model.device)
         return ids[: group.slot], ids[group.slot :]
 

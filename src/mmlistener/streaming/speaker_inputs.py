@@ -31,41 +31,27 @@ class SpeakerInputs:
 
     def __init__(self, processor, max_skew_seconds: float):
         self.fps, self.group_size, self.rate = processor.fps, processor.group_size, processor.acoustic_rate
-        self.processor_modalities = list(processor.modalities)
+        self.modalities = processor.modalities
         self.sizes = {
             "acoustic": processor.num_acoustic_tokens,
             "content": processor.num_content_tokens,
             "emotion": processor.num_emotion_tokens,
         }
+        self.clocks = [name for name in (*CODE_STREAMS, "emotion") if name in self.modalities]
+        if not self.clocks:
+            raise ValueError(
+                f"a stream needs a clock: the processor's modalities {self.modalities} have no acoustic or content "
+                "codes and no emotion, so nothing tells when a group of frames is over"
+            )
         self.max_skew_seconds = float(max_skew_seconds)
         self.reset()
 
-    def _set_modalities(self, modalities: list[str]) -> None:
-        clocks = [name for name in (*CODE_STREAMS, "emotion") if name in modalities]
-        if not clocks:
-            raise ValueError(
-                f"a stream needs a clock: the modalities {modalities} have no acoustic or content codes and no "
-                "emotion, so nothing tells when a group of frames is over"
-            )
-        self.modalities, self.clocks = modalities, clocks
-
-    def omit(self, stream: str) -> None:
-        """Leave `stream` out of this turn: its groups have no block of it and it is no clock (a model trained to
-        listen without it, given nothing for it). Only before anything of it was pushed; `reset` restores it."""
-        if stream not in self.modalities:
-            return
-        if stream in self.given:
-            raise ValueError(f"this turn already has {stream} inputs: it cannot leave {stream} out now")
-        self._set_modalities([name for name in self.modalities if name != stream])
-
     def reset(self) -> None:
-        self._set_modalities(self.processor_modalities)
         self.closed = 0  # groups closed so far; the open group is `closed`
         self.words: list[tuple[float, int, str]] = []  # (end, frame, text), frame >= the open group's first
         self.codes = {name: [] for name in CODE_STREAMS}
         self.used = dict.fromkeys(CODE_STREAMS, 0)  # codes already placed in closed groups
         self.emotion: list[int] = []
-        self.given: set[str] = set()  # the streams given something this turn
 
     # -- adding ----------------------------------------------------------------------------------------
 
@@ -102,8 +88,6 @@ class SpeakerInputs:
         for name, values in new_codes.items():
             self.codes[name].extend(values)
         self.emotion.extend(new_emotion)
-        given = {"words": placed, "emotion": new_emotion, **new_codes}
-        self.given.update(name for name, values in given.items() if len(values))
 
     def _word_frames(self, words) -> list[tuple[str, float, int]]:
         """`(text, end, frame)` of each non-blank word: the frame of `max(end, known)`, `known` (seconds, when a
