@@ -39,3 +39,20 @@ def test_small_demo_beats_random_and_nearest_neighbours_on_l2_and_fd(small_demo)
     assert {baseline for baseline, _ in verdict} == set(MUST_BEAT) & set(args.systems)
     lost = {key: (results[SYSTEM_NAME][key[1]], results[key[0]][key[1]]) for key, won in verdict.items() if not won}
     assert not lost, f"(ours, baseline) values where ours is not lower: {lost}"
+
+
+def test_the_demo_reports_whether_its_lm_reads_the_joke_words(small_demo):
+    from datasets import load_from_disk
+
+    from mmlistener.evaluation import as_examples, joke_word_control
+    from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
+    from mmlistener.runs import load_pipeline
+
+    _, _, out = small_demo
+    reported = json.loads((out / "listening.json").read_text())["joke_words"]
+    model, processor, _ = load_pipeline(out / "lm_stage2", IdentityVQVAE.from_pretrained(str(out / "vqvae")))
+    control = joke_word_control(model, processor, as_examples(load_from_disk(str(out / "dataset_tokens"))["test"]))
+    assert control["with_jokes"]["responses"]["laugh"]["num_codes"] > 0  # the small test split has jokes
+    assert reported["laugh_nll"] == control["with_jokes"]["responses"]["laugh"]["nll"]
+    assert reported["laugh_nll_gap"] == control["laugh_nll_gap"] != 0  # the tiny LM reads its words, a little
+    assert f"(gap {control['laugh_nll_gap']:.3f} nats" in (out / "listening.md").read_text()

@@ -91,6 +91,7 @@ def run_demo(args: DemoArguments) -> dict:
         format_events_table,
         format_listening_table,
         format_results_table,
+        joke_word_control,
         speaker_shuffle_control,
     )
     from .hub import add_results_to_card
@@ -149,15 +150,22 @@ def run_demo(args: DemoArguments) -> dict:
         tokens["train"]["listener_codes"], tokens["test"]["listener_codes"], model.config.num_listener_tokens
     )
     codes = code_diagnostics(vqvae, test_windows, args.seed)
+    jokes = joke_word_control(model, processor, test_windows)
+    laugh = {name: jokes[name]["responses"]["laugh"]["nll"] for name in ("with_jokes", "without_jokes")}
     listening = format_listening_table(control, baselines) + (
         f"\nVQ-VAE codes: {codes['prefix']['agreement']:.3f} of the test codes are the same from the window's "
         f"prefix ending with their group as from the whole window; {codes['identity']['agreement']:.3f} stay the "
         "same when the same content is performed by another test listener.\n"
+        f"\nJoke words: the laughter groups' NLL is {laugh['with_jokes']:.3f} with the test windows' words and "
+        f"{laugh['without_jokes']:.3f} with a neutral word in each joke's place (gap {jokes['laugh_nll_gap']:.3f} "
+        "nats; about 0 when the LM does not read the jokes in the words).\n"
     )
     (out / "listening.md").write_text(listening)
-    (out / "listening.json").write_text(
-        json.dumps({"control": control, "code_baselines": baselines, "codes": codes}, indent=2) + "\n"
-    )
+    joke_words = {"laugh_nll": laugh["with_jokes"], "laugh_nll_without_jokes": laugh["without_jokes"],
+                  "laugh_nll_gap": jokes["laugh_nll_gap"]}  # fmt: skip
+    (out / "listening.json").write_text(json.dumps(
+        {"control": control, "code_baselines": baselines, "codes": codes, "joke_words": joke_words}, indent=2
+    ) + "\n")  # fmt: skip
     _done(started)
 
     started = _stage(8, total, "the listener model's card with the results")
