@@ -186,6 +186,15 @@ def _files(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file() and "mmlistener-examples" not in path.parts}
 
 
+def _left_after_cleanup(cache: Path, before: set, seconds: float = 10.0) -> set:
+    """The cache's files not in `before` once the server's cleanup (files older than keep_outputs_seconds=1, checked
+    every second) has had up to `seconds` to remove them: empty unless outputs pile up."""
+    deadline = time.monotonic() + seconds
+    while (left := _files(cache) - before) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
 def test_outputs_and_uploads_do_not_pile_up(served, tmp_path):
     speech = _write_wav(tmp_path / "speaker.wav", _speech(1.0, 16000), 16000)
     time.sleep(2.5)  # keep_outputs_seconds=1, checked every second: what earlier tests left is gone by now
@@ -195,8 +204,8 @@ def test_outputs_and_uploads_do_not_pile_up(served, tmp_path):
         assert _frames(video) == 30  # served (the client downloaded it)
         made = _files(served.cache) - before
         assert any(path.parent.name == "mmlistener-app" for path in made)  # the video, and the upload
-        time.sleep(2.5)
-        assert _files(served.cache) <= before, f"left after call {seed}: {_files(served.cache) - before}"
+        left = _left_after_cleanup(served.cache, before)  # a loaded machine runs the cleanup late, not never
+        assert not left, f"left after call {seed}: {left}"
     assert (served.cache / "mmlistener-examples" / "example-speaker.wav").is_file()  # the example stays
 
 
