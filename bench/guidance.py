@@ -27,11 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmlistener.evaluation import as_examples, load_split, teacher_forced_scores
+from mmlistener.evaluation import as_examples, l2, load_split, teacher_forced_scores
 from mmlistener.evaluation.tables import markdown_table
 from mmlistener.heldout import heldout_voice_report
-from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
-from mmlistener.runs import PipelineBudget, finished_run, load_pipeline, train_lm
+from mmlistener.runs import PipelineBudget, finished_run, train_pipeline
 
 
 def main() -> None:
@@ -45,7 +44,6 @@ def main() -> None:
     run = finished_run(args.run, "dataset", "dataset_tokens", "vqvae")
     tokens_test = as_examples(load_split(str(run / "dataset_tokens"), "test"))
     test = list(load_split(str(run / "dataset"), "test").with_format("numpy"))
-    vqvae = IdentityVQVAE.from_pretrained(str(run / "vqvae"))
     print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}; {len(test)} test windows",
           flush=True)  # fmt: skip
     forced, rows = {}, {}
@@ -53,10 +51,9 @@ def main() -> None:
         for dropout in args.dropout:
             name = f"dropout {dropout:g}"
             started = time.time()
-            stage2 = Path(folder) / name / "stage2"
-            train_lm(Path(folder) / name / "stage1", stage2, run / "dataset_tokens", run / "vqvae",
-                     PipelineBudget(lm_stream_dropout=dropout, lm_dropped_streams=["words"]), args.seed)  # fmt: skip
-            model, processor, pipeline = load_pipeline(stage2, vqvae)
+            budget = PipelineBudget(lm_stream_dropout=dropout, lm_dropped_streams=["words"])
+            model, processor, pipeline = train_pipeline(Path(folder) / name, run / "dataset_tokens", run / "vqvae",
+                                                        budget, args.seed)  # fmt: skip
             with torch.no_grad():
                 nll = teacher_forced_scores(model, processor, tokens_test)["nll"]
                 nll_without = teacher_forced_scores(model, processor, tokens_test, without=["words"])["nll"]
@@ -65,7 +62,7 @@ def main() -> None:
                 pipeline.generation_kwargs = {"guidance_scale": scale}
                 report = heldout_voice_report(pipeline, test, seconds=args.seconds)
                 motions = pipeline.predict(test)
-                l2 = np.mean([np.mean((m - np.asarray(w["listener_motion"])) ** 2) for m, w in zip(motions, test)])
+                mean_l2 = np.mean([l2(m, w["listener_motion"]) for m, w in zip(motions, test)])
                 heldout, control, at_jokes, split = (report[key] for key in
                                                      ("heldout", "control", "control_at_recording_events", "test"))
                 rows[f"{name}, scale {scale:g}"] = [
@@ -73,7 +70,7 @@ def main() -> None:
                     f"{heldout['laugh_hit_rate']:.3f} / {heldout['laugh_false_alarm_rate']:.3f}",
                     f"{control['num_laughs']} / {heldout['num_laughs']}", f"{at_jokes['laugh_hit_rate']:.3f}",
                     f"{split['nod_hit_rate']:.3f} / {split['nod_false_alarm_rate']:.3f}",
-                    f"{split['laugh_hit_rate']:.3f} / {split['laugh_false_alarm_rate']:.3f}", f"{l2:.4f}",
+                    f"{split['laugh_hit_rate']:.3f} / {split['laugh_false_alarm_rate']:.3f}", f"{mean_l2:.4f}",
                 ]  # fmt: skip
             print(f"{name}: done in {time.time() - started:.0f} s", flush=True)
     print(markdown_table("LM", ["train s", "NLL ↓", "NLL without words"], forced))

@@ -30,12 +30,11 @@ import numpy as np
 import torch
 from transformers import HfArgumentParser
 
-from mmlistener.evaluation import as_examples, event_rates, joke_word_control
+from mmlistener.evaluation import as_examples, event_rates, joke_word_control, l2
 from mmlistener.evaluation.tables import markdown_table
-from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
 from mmlistener.modeling.modeling_listener import ListenerForCausalLM
 from mmlistener.processing.processing_listener import ListenerProcessor
-from mmlistener.runs import PipelineBudget, finished_run, load_pipeline, train_lm
+from mmlistener.runs import PipelineBudget, finished_run, train_pipeline
 
 COLUMNS = ["streams", "laughter codes", "NLL, all codes", "laughter NLL", "without the joke words", "gap ↑"]
 MOTION_COLUMNS = ["train s", "L2 ↓", "nod hit / FA", "laugh hit / FA"]
@@ -52,8 +51,8 @@ def control_cells(model, processor, test: list[dict]) -> list[str]:
 def motion_cells(pipeline, test: list[dict]) -> list[str]:
     motions = pipeline.predict(test)
     rates = event_rates(motions, test)
-    l2 = np.mean([np.mean((motion - np.asarray(window["listener_motion"])) ** 2) for motion, window in zip(motions, test)])
-    return [f"{l2:.4f}", f"{rates['nod_hit_rate']:.3f} / {rates['nod_false_alarm_rate']:.3f}",
+    mean_l2 = np.mean([l2(motion, window["listener_motion"]) for motion, window in zip(motions, test)])
+    return [f"{mean_l2:.4f}", f"{rates['nod_hit_rate']:.3f} / {rates['nod_false_alarm_rate']:.3f}",
             f"{rates['laugh_hit_rate']:.3f} / {rates['laugh_false_alarm_rate']:.3f}"]  # fmt: skip
 
 
@@ -97,14 +96,13 @@ def main() -> None:
         print(markdown_table("LM", COLUMNS, rows), flush=True)
     if variants:
         run, rows = Path(args.run), {}
-        vqvae = IdentityVQVAE.from_pretrained(str(run / "vqvae"))
         with tempfile.TemporaryDirectory() as folder:
             for name, budget in variants.items():
                 for seed in args.seeds:
-                    out, started = Path(folder) / f"{len(rows)}", time.time()
-                    train_lm(out / "stage1", out / "stage2", tokens, run / "vqvae", budget, seed)
+                    started = time.time()
+                    model, processor, pipeline = train_pipeline(Path(folder) / f"{len(rows)}", tokens, run / "vqvae",
+                                                                budget, seed)  # fmt: skip
                     seconds = f"{time.time() - started:.0f}"
-                    model, processor, pipeline = load_pipeline(out / "stage2", vqvae)
                     rows[f"{name}, seed {seed}"] = control_cells(model, processor, test) + [seconds] + motion_cells(
                         pipeline, test
                     )

@@ -24,8 +24,7 @@ import torch
 from mmlistener.evaluation import as_examples, load_split, teacher_forced_scores
 from mmlistener.evaluation.tables import markdown_table
 from mmlistener.heldout import heldout_voice_report
-from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
-from mmlistener.runs import PipelineBudget, finished_run, load_pipeline, train_lm
+from mmlistener.runs import PipelineBudget, finished_run, train_pipeline
 
 
 def rates(row: dict) -> list[str]:
@@ -42,16 +41,14 @@ def main() -> None:
     run = finished_run(args.run, "dataset", "dataset_tokens", "vqvae")
     tokens_test = as_examples(load_split(str(run / "dataset_tokens"), "test"))
     test = list(load_split(str(run / "dataset"), "test").with_format("numpy"))
-    vqvae = IdentityVQVAE.from_pretrained(str(run / "vqvae"))
     print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}", flush=True)
     forced, rows = {}, {}
     with tempfile.TemporaryDirectory() as folder:
         for dropout in args.dropout:
             name, started = f"emotion dropout {dropout:g}", time.time()
-            stage2 = Path(folder) / name / "stage2"
-            train_lm(Path(folder) / name / "stage1", stage2, run / "dataset_tokens", run / "vqvae",
-                     PipelineBudget(lm_stream_dropout=dropout, lm_dropped_streams=["emotion"]), args.seed)  # fmt: skip
-            model, processor, pipeline = load_pipeline(stage2, vqvae)
+            budget = PipelineBudget(lm_stream_dropout=dropout, lm_dropped_streams=["emotion"])
+            model, processor, pipeline = train_pipeline(Path(folder) / name, run / "dataset_tokens", run / "vqvae",
+                                                        budget, args.seed)  # fmt: skip
             with torch.no_grad():
                 nll = teacher_forced_scores(model, processor, tokens_test)["nll"]
                 nll_without = teacher_forced_scores(model, processor, tokens_test, without=["emotion"])["nll"]

@@ -4,7 +4,7 @@ import dataclasses
 
 from transformers import AutoProcessor
 
-from mmlistener.runs import PipelineBudget, train_lm
+from mmlistener.runs import PipelineBudget, train_lm, train_pipeline
 
 
 def test_a_words_first_phase_starts_stage_two_from_the_words_alone(small_demo, tmp_path):
@@ -25,3 +25,13 @@ def test_a_words_first_phase_starts_stage_two_from_the_words_alone(small_demo, t
     saved = AutoProcessor.from_pretrained(tmp_path / "s2")
     assert saved.modalities == AutoProcessor.from_pretrained(tmp_path / "s1").modalities
     assert saved.emotion_without_face == "neutral"
+
+
+def test_train_pipeline_trains_both_stages_and_loads_the_listener(small_demo, tmp_path):
+    args, _, out = small_demo
+    budget = PipelineBudget(**{field.name: getattr(args, field.name) for field in dataclasses.fields(PipelineBudget)})
+    budget = dataclasses.replace(budget, lm_stage2_steps=2)
+    model, processor, pipeline = train_pipeline(tmp_path / "variant", out / "dataset_tokens", out / "vqvae", budget, 0)
+    assert (tmp_path / "variant" / "stage1" / "config.json").is_file()
+    assert model.config.num_listener_tokens == pipeline.vqvae.config.codebook_size
+    assert processor.emotion_without_face == "omit"  # the budget's emotion dropout reached stage 2

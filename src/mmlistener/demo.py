@@ -161,10 +161,8 @@ def run_demo(args: DemoArguments) -> dict:
         "nats; about 0 when the LM does not read the jokes in the words).\n"
     )
     (out / "listening.md").write_text(listening)
-    joke_words = {"laugh_nll": laugh["with_jokes"], "laugh_nll_without_jokes": laugh["without_jokes"],
-                  "laugh_nll_gap": jokes["laugh_nll_gap"]}  # fmt: skip
     (out / "listening.json").write_text(json.dumps(
-        {"control": control, "code_baselines": baselines, "codes": codes, "joke_words": joke_words}, indent=2
+        {"control": control, "code_baselines": baselines, "codes": codes, "joke_words": jokes}, indent=2
     ) + "\n")  # fmt: skip
     _done(started)
 

@@ -178,6 +178,18 @@ def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudg
     return results
 
 
+def train_pipeline(folder, tokens_dir, vqvae_dir, budget: PipelineBudget, seed: int,
+                   modalities: list[str] | None = None) -> tuple:
+    """`train_lm` into `folder/stage1` and `folder/stage2`, then `load_pipeline` of stage 2 decoding with the VQ-VAE
+    of `vqvae_dir`: `(model, processor, ListenerPipeline)`, as the benches train a variant on a finished run's
+    codes."""
+    from .modeling.modeling_identity_vqvae import IdentityVQVAE
+
+    folder = Path(folder)
+    train_lm(folder / "stage1", folder / "stage2", tokens_dir, vqvae_dir, budget, seed, modalities)
+    return load_pipeline(folder / "stage2", IdentityVQVAE.from_pretrained(str(vqvae_dir)))
+
+
 def finished_run(run, *parts: str) -> Path:
     """`run` as a `Path`, after checking it holds the folders `parts` (`dataset`, `dataset_tokens`, `vqvae`, ...)
     that a finished `make demo` writes; a missing one is a `FileNotFoundError` naming it."""
@@ -225,6 +237,7 @@ __all__ = [
     "load_pipeline",
     "loop_args",
     "tokenise",
+    "train_pipeline",
     "train_lm",
     "train_vqvae_model",
 ]
