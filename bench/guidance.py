@@ -54,9 +54,8 @@ def main() -> None:
             budget = PipelineBudget(lm_stream_dropout=dropout, lm_dropped_streams=["words"])
             model, processor, pipeline = train_pipeline(Path(folder) / name, run / "dataset_tokens", run / "vqvae",
                                                         budget, args.seed)  # fmt: skip
-            with torch.no_grad():
-                nll = teacher_forced_scores(model, processor, tokens_test)["nll"]
-                nll_without = teacher_forced_scores(model, processor, tokens_test, without=["words"])["nll"]
+            nll = teacher_forced_scores(model, processor, tokens_test)["nll"]
+            nll_without = teacher_forced_scores(model, processor, tokens_test, without=["words"])["nll"]
             forced[name] = [f"{time.time() - started:.0f}", f"{nll:.3f}", f"{nll_without:.3f}"]
             for scale in args.guidance_scale:
                 pipeline.generation_kwargs = {"guidance_scale": scale}

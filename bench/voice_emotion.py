@@ -49,9 +49,8 @@ def main() -> None:
             budget = PipelineBudget(lm_stream_dropout=dropout, lm_dropped_streams=["emotion"])
             model, processor, pipeline = train_pipeline(Path(folder) / name, run / "dataset_tokens", run / "vqvae",
                                                         budget, args.seed)  # fmt: skip
-            with torch.no_grad():
-                nll = teacher_forced_scores(model, processor, tokens_test)["nll"]
-                nll_without = teacher_forced_scores(model, processor, tokens_test, without=["emotion"])["nll"]
+            nll = teacher_forced_scores(model, processor, tokens_test)["nll"]
+            nll_without = teacher_forced_scores(model, processor, tokens_test, without=["emotion"])["nll"]
             forced[name] = [f"{time.time() - started:.0f}", processor.emotion_without_face, f"{nll:.3f}",
                             f"{nll_without:.3f}"]  # fmt: skip
             for mode in ("omit", "neutral"):
