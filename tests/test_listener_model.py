@@ -155,6 +155,35 @@ def test_stage_two_labels_train_the_listener_head_only(model):
     assert out.loss is out.listener_loss
 
 
+def test_future_heads_predict_the_codes_groups_ahead_in_the_same_row(tmp_path):
+    torch.manual_seed(0)
+    plain = ListenerForCausalLM(listener_config()).eval()
+    plain.save_pretrained(tmp_path)
+    model = ListenerForCausalLM.from_pretrained(tmp_path, future_codes=2, future_code_loss_weight=0.25)
+    assert len(model.future_heads) == 2 and len(plain.future_heads) == 0
+    layout = model.config.layout
+    codes = [[3, 15, 0], [7, 7, 1]]
+    batch = make_batch(layout, SAMPLES, codes=codes)
+    seen = []
+    model.listener_head.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    out = model(**batch)
+    hidden = seen[0][:, :-1][batch["listener_slot_mask"][:, 1:]].view(2, 3, -1)  # at each <lr>, rows kept apart
+    targets = torch.tensor(codes)
+    expected = torch.stack([
+        F.cross_entropy(head(hidden[:, :-k].reshape(-1, hidden.shape[-1])), targets[:, k:].reshape(-1))
+        for k, head in enumerate(model.future_heads, start=1)
+    ]).mean()  # fmt: skip
+    torch.testing.assert_close(out.future_code_loss, expected)
+    torch.testing.assert_close(out.loss, out.listener_loss + 0.25 * out.future_code_loss)
+    out.loss.backward()
+    assert all(head.weight.grad.abs().sum() > 0 for head in model.future_heads)
+    # a training signal only: the backbone and the next-code head are the saved model's, and so are their logits
+    assert plain(**batch).future_code_loss is None
+    torch.testing.assert_close(model(**batch).listener_logits, plain(**batch).listener_logits)
+    with pytest.raises(ValueError, match="future_codes"):
+        ListenerConfig(backbone_config=plain.config.backbone_config, future_codes=-1)
+
+
 def test_stage_one_labels_score_the_full_vocabulary(model):
     layout = model.config.layout
     batch = make_batch(layout, SAMPLES, stage="speaker")

@@ -65,6 +65,11 @@ class PipelineBudget:
                   "taken out of every window), then trains lm_stage2_steps on all of them. Measured on the demo: "
                   "a lower NLL, and no LM that reads the joke words (bench/joke_words.py)."},
     )
+    lm_future_codes: int = field(
+        default=0,
+        metadata={"help": "LM stage 2 also predicts the listener codes 1 to this many groups after the next one "
+                  "(ListenerConfig.future_codes, a training signal only); 0 is the paper's loss."},
+    )
     lm_mixed_precision: str = field(
         default="no",
         metadata={"help": "Mixed precision of the LM stages: 'no', 'bf16' or 'fp16' (the VQ-VAE trains in float32: "
@@ -158,7 +163,7 @@ def train_lm(stage1_dir, stage2_dir, tokens_dir, vqvae_dir, budget: PipelineBudg
     dropout = {"stream_dropout": budget.lm_stream_dropout, "dropped_streams": list(budget.lm_dropped_streams)}
     # stage 2 keeps stage 1's processor: the words-first phase drops streams only to teach the words
     phases.append(("listener", "listener", budget.lm_stage2_steps, budget.lm_batch_size, stage2_dir, stage2_source,
-                   {**dropout, "processor_name_or_path": str(stage1_dir)}))  # fmt: skip
+                   {**dropout, "processor_name_or_path": str(stage1_dir), "future_codes": budget.lm_future_codes}))  # fmt: skip
     results = {}
     for name, stage, steps, batch_size, output, source, changes in phases:
         model_args = ListenerModelArguments(

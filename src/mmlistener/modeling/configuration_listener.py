@@ -24,6 +24,11 @@ class ListenerConfig(PreTrainedConfig):
         group_size (`int`, defaults to 8): motion frames per listener token (r).
         fps (`int`, defaults to 30): motion frame rate.
         initializer_range (`float`, defaults to 0.02): std of the new embedding rows and of the listener head.
+        future_codes (`int`, defaults to 0): stage 2 also predicts, at each listener position, the listener codes
+            1 to `future_codes` groups after the next one, each with a head of its own (multi-token prediction; a
+            training signal only: generation reads the next-code head). 0 is the paper's loss.
+        future_code_loss_weight (`float`, defaults to 0.5): weight of the mean cross-entropy of those heads in
+            `loss`.
 
     Example:
 
@@ -54,6 +59,8 @@ class ListenerConfig(PreTrainedConfig):
     group_size: int = GROUP_SIZE
     fps: int = FPS
     initializer_range: float = 0.02
+    future_codes: int = 0
+    future_code_loss_weight: float = 0.5
     tie_word_embeddings: bool = False
 
     def __post_init__(self, **kwargs):
@@ -61,6 +68,11 @@ class ListenerConfig(PreTrainedConfig):
         for name in ("num_listener_tokens", "num_acoustic_tokens", "num_emotion_tokens", "group_size", "fps"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"ListenerConfig.{name} must be positive, got {getattr(self, name)}")
+        if self.future_codes < 0 or self.future_code_loss_weight < 0:
+            raise ValueError(
+                f"ListenerConfig.future_codes and future_code_loss_weight must be >= 0, got {self.future_codes} and "
+                f"{self.future_code_loss_weight}"
+            )
         if self.num_content_tokens < 0:
             raise ValueError(f"ListenerConfig.num_content_tokens must be >= 0, got {self.num_content_tokens}")
 

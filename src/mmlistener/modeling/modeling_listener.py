@@ -53,11 +53,15 @@ class ListenerCausalLMOutput(ModelOutput):
     r"""Output of [`ListenerForCausalLM.forward`].
 
     Args:
-        loss (`torch.FloatTensor` of shape `()`, *optional*): `lm_loss + listener_loss` (those present).
+        loss (`torch.FloatTensor` of shape `()`, *optional*): `lm_loss + listener_loss` (those present), plus
+            `config.future_code_loss_weight * future_code_loss` when the model predicts future codes.
         lm_loss (`torch.FloatTensor` of shape `()`, *optional*): stage-1 next-token cross-entropy of the LM
             head over the full extended vocabulary, on labels outside the listener block.
         listener_loss (`torch.FloatTensor` of shape `()`, *optional*): stage-2 cross-entropy of the listener
             head, on labels inside the listener block.
+        future_code_loss (`torch.FloatTensor` of shape `()`, *optional*): with `config.future_codes = K > 0`,
+            the mean over k = 1..K of the cross-entropy of future head k, which predicts at each scored listener
+            position the scored listener code k places after its own in the same row.
         logits (`torch.FloatTensor` of shape `(batch, kept, vocab_size)`, *optional*): LM-head logits over the
             extended vocabulary at the kept positions (see `logits_to_keep`).
         listener_logits (`torch.FloatTensor` of shape `(batch, seq, num_listener_tokens)`): listener-head
@@ -70,6 +74,7 @@ class ListenerCausalLMOutput(ModelOutput):
     loss: torch.FloatTensor | None = None
     lm_loss: torch.FloatTensor | None = None
     listener_loss: torch.FloatTensor | None = None
+    future_code_loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     listener_logits: torch.FloatTensor | None = None
     cache: Cache | None = None
@@ -217,7 +222,11 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         else:
             _extend_vocabulary(backbone, layout.vocab_size, self.config.initializer_range)
         self.backbone = backbone
-        self.listener_head = nn.Linear(config.backbone_config.hidden_size, config.num_listener_tokens)
+        hidden_size = config.backbone_config.hidden_size
+        self.listener_head = nn.Linear(hidden_size, config.num_listener_tokens)
+        self.future_heads = nn.ModuleList(
+            nn.Linear(hidden_size, config.num_listener_tokens) for _ in range(config.future_codes)
+        )
         self.post_init()
         self.generation_config = ListenerGenerationConfig()
 
@@ -337,11 +346,13 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         )
         hidden = outputs.last_hidden_state
         listener_logits = self.listener_head(hidden)
-        lm_loss = listener_loss = loss = None
+        lm_loss = listener_loss = future_code_loss = loss = None
         if labels is not None:
-            lm_loss, listener_loss = self._losses(hidden, labels)
+            lm_loss, listener_loss, future_code_loss = self._losses(hidden, labels)
             parts = [part for part in (lm_loss, listener_loss) if part is not None]
-            loss = parts[0] if len(parts) == 1 else parts[0] + parts[1]
+            if future_code_loss is not None:
+                parts.append(self.config.future_code_loss_weight * future_code_loss)
+            loss = sum(parts[1:], parts[0])
         if logits_to_keep is None:
             logits_to_keep = 0 if labels is None else -1
         logits = None
@@ -352,6 +363,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             loss=loss,
             lm_loss=lm_loss,
             listener_loss=listener_loss,
+            future_code_loss=future_code_loss,
             logits=logits,
             listener_logits=listener_logits,
             cache=getattr(outputs, _BACKBONE_CACHE_NAME) if use_cache else None,
@@ -360,7 +372,7 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
         )
 
     def _losses(self, hidden: torch.Tensor, labels: torch.LongTensor):
-        """Stage-1 and stage-2 cross-entropies from the hidden states at the scored positions only."""
+        """Stage-1, stage-2 and future-code cross-entropies from the hidden states at the scored positions only."""
         if labels.shape != hidden.shape[:2]:
             raise ValueError(f"labels have shape {tuple(labels.shape)} but the inputs {tuple(hidden.shape[:2])}")
         layout = self.config.layout
@@ -373,14 +385,27 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             raise ValueError(f"labels must be -100 or ids in [0, {layout.vocab_size})")
         listener = scored & layout.is_listener_id(targets)
         speaker = scored & ~listener
-        lm_loss = listener_loss = None
+        lm_loss = listener_loss = future_code_loss = None
         if bool(speaker.any()):
             logits = self.get_output_embeddings()(hidden[speaker])
             lm_loss = F.cross_entropy(logits.float(), targets[speaker])
         if bool(listener.any()):
-            logits = self.listener_head(hidden[listener])
-            listener_loss = F.cross_entropy(logits.float(), targets[listener] - layout.listener_offset)
-        return lm_loss, listener_loss
+            codes = targets[listener] - layout.listener_offset
+            listener_loss = F.cross_entropy(self.listener_head(hidden[listener]).float(), codes)
+            future_code_loss = self._future_code_loss(hidden[listener], codes, listener.nonzero()[:, 0])
+        return lm_loss, listener_loss, future_code_loss
+
+    def _future_code_loss(self, hidden: torch.Tensor, codes: torch.Tensor, rows: torch.Tensor):
+        """Mean cross-entropy of the future heads. `hidden (n, hidden)`, `codes (n,)` and `rows (n,)` are the scored
+        listener positions in row-major order: head k predicts at position i the code of position i + k when it is in
+        the same row. `None` without future heads or without such pairs."""
+        losses = []
+        for k, head in enumerate(self.future_heads, start=1):
+            same_row = rows[:-k] == rows[k:]
+            if bool(same_row.any()):
+                logits = head(hidden[:-k][same_row])
+                losses.append(F.cross_entropy(logits.float(), codes[k:][same_row]))
+        return torch.stack(losses).mean() if losses else None
 
     # -- generation ---------------------------------------------------------------------------------------
 

@@ -156,6 +156,12 @@ class ListenerModelArguments:
         default_factory=lambda: ["words"],
         metadata={"help": "The streams stream dropout takes out (words, acoustic, content, emotion)."},
     )
+    future_codes: int | None = field(
+        default=None,
+        metadata={"help": "Stage 'listener': the model also predicts the listener codes 1 to this many groups after the "
+                  "next one, with heads of its own (ListenerConfig.future_codes, saved with the model; a training signal "
+                  "only). Default: the model's own setting (0 for a new one, the paper's loss)."},
+    )
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters on the backbone (LLaMA-2-7B setting)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator."})
@@ -176,6 +182,10 @@ class ListenerModelArguments:
             raise ValueError(f"--stage must be 'speaker' or 'listener', got {self.stage!r}")
         if self.stream_dropout and self.stage != "listener":
             raise ValueError("--stream_dropout is for --stage listener: stage 'speaker' scores the speaker's streams")
+        if self.future_codes and self.stage != "listener":
+            raise ValueError("--future_codes is for --stage listener: stage 'speaker' scores no listener codes")
+        if self.future_codes and self.use_lora:
+            raise ValueError("--future_codes trains new heads in full, which LoRA would freeze: use one or the other")
 
 
 @dataclass

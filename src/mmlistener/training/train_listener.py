@@ -51,10 +51,11 @@ def build_model(model_args: ListenerModelArguments, text_vocab_size: int, vqvae_
     from ..modeling.configuration_listener import ListenerConfig
     from ..modeling.modeling_listener import ListenerForCausalLM
 
+    future = {} if model_args.future_codes is None else {"future_codes": model_args.future_codes}
     if model_args.model_name_or_path:
-        return ListenerForCausalLM.from_pretrained(model_args.model_name_or_path)
+        return ListenerForCausalLM.from_pretrained(model_args.model_name_or_path, **future)
     if model_args.backbone_name_or_path:
-        return ListenerForCausalLM.from_backbone(model_args.backbone_name_or_path, **vqvae_layout(vqvae_config))
+        return ListenerForCausalLM.from_backbone(model_args.backbone_name_or_path, **vqvae_layout(vqvae_config), **future)
     overrides = parse_config_overrides(model_args.backbone_config_overrides)
     if not overrides:
         raise ValueError(
@@ -62,7 +63,7 @@ def build_model(model_args: ListenerModelArguments, text_vocab_size: int, vqvae_
             "--backbone_name_or_path (e.g. gpt2-medium) or --backbone_config_overrides (a fresh backbone)"
         )
     backbone = AutoConfig.for_model(overrides.pop("model_type", "gpt2"), vocab_size=text_vocab_size, **overrides)
-    return ListenerForCausalLM(ListenerConfig(backbone_config=backbone, **vqvae_layout(vqvae_config)))
+    return ListenerForCausalLM(ListenerConfig(backbone_config=backbone, **vqvae_layout(vqvae_config), **future))
 
 
 def vqvae_layout(vqvae_config) -> dict:
