@@ -10,7 +10,8 @@ ways.
 Saved LMs (`--lm`) are scored on the test split of `--tokens` (the dataset their codes come from). `--train` trains
 LM variants on a finished run's codes first (`mmlistener.runs.train_lm`, the demo's budget changed by each
 variant's `PipelineBudget` flags, seeds `--seeds`) and also prints their greedy motion's L2 and event rates on the
-test split.
+test split; with `--heldout`, their rates on the held-out voice and its control recording too
+(`mmlistener.heldout.heldout_voice_report`, as `bench/heldout_voice.py` prints them).
 
     .venv/bin/python bench/joke_words.py --lm outputs/demo/lm_stage2 [--tokens outputs/demo/dataset_tokens]
     .venv/bin/python bench/joke_words.py --tokens outputs/reproduce/seed_0/dataset_tokens \\
@@ -30,14 +31,16 @@ import numpy as np
 import torch
 from transformers import HfArgumentParser
 
-from mmlistener.evaluation import as_examples, event_rates, joke_word_control, l2
+from mmlistener.evaluation import as_examples, event_rates, joke_word_control, l2, load_split
 from mmlistener.evaluation.tables import markdown_table
+from mmlistener.heldout import heldout_voice_report
 from mmlistener.modeling.modeling_listener import ListenerForCausalLM
 from mmlistener.processing.processing_listener import ListenerProcessor
 from mmlistener.runs import PipelineBudget, finished_run, train_pipeline
 
 COLUMNS = ["streams", "laughter codes", "NLL, all codes", "laughter NLL", "without the joke words", "gap ↑"]
 MOTION_COLUMNS = ["train s", "L2 ↓", "nod hit / FA", "laugh hit / FA"]
+HELDOUT_COLUMNS = ["held-out nod hit / FA", "held-out laugh hit / FA", "laughs recording / control"]
 
 
 def control_cells(model, processor, test: list[dict]) -> list[str]:
@@ -54,6 +57,15 @@ def motion_cells(pipeline, test: list[dict]) -> list[str]:
     mean_l2 = np.mean([l2(motion, window["listener_motion"]) for motion, window in zip(motions, test)])
     return [f"{mean_l2:.4f}", f"{rates['nod_hit_rate']:.3f} / {rates['nod_false_alarm_rate']:.3f}",
             f"{rates['laugh_hit_rate']:.3f} / {rates['laugh_false_alarm_rate']:.3f}"]  # fmt: skip
+
+
+def heldout_cells(pipeline, dataset: Path) -> list[str]:
+    """The held-out voice's nod and laugh rates and the laughs on its recording and its control."""
+    report = heldout_voice_report(pipeline, list(load_split(str(dataset), "test").with_format("numpy")))
+    heldout = report["heldout"]
+    return [f"{heldout['nod_hit_rate']:.3f} / {heldout['nod_false_alarm_rate']:.3f}",
+            f"{heldout['laugh_hit_rate']:.3f} / {heldout['laugh_false_alarm_rate']:.3f}",
+            f"{heldout['num_laughs']} / {report['control']['num_laughs']}"]  # fmt: skip
 
 
 def variant_budget(flags: str) -> PipelineBudget:
@@ -73,6 +85,8 @@ def main() -> None:
     parser.add_argument("--train", nargs="*", default=[], metavar="'NAME: FLAGS'",
                         help="LM variants to train on --run's codes: a name, a colon, PipelineBudget flags.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="Seeds of each --train variant.")
+    parser.add_argument("--heldout", action="store_true",
+                        help="Also rate each --train variant on the held-out voice and its control (--run's dataset/).")
     args = parser.parse_args()
     from datasets import load_from_disk
 
@@ -81,7 +95,7 @@ def main() -> None:
     if args.tokens:
         tokens = Path(args.tokens)
     elif variants:
-        tokens = finished_run(args.run, "dataset_tokens", "vqvae") / "dataset_tokens"
+        tokens = finished_run(args.run, "dataset_tokens", "vqvae", *(["dataset"] if args.heldout else [])) / "dataset_tokens"
     else:
         tokens = Path(lms[0]).parent / "dataset_tokens"
     if not tokens.is_dir():
@@ -105,10 +119,11 @@ def main() -> None:
                     seconds = f"{time.time() - started:.0f}"
                     rows[f"{name}, seed {seed}"] = control_cells(model, processor, test) + [seconds] + motion_cells(
                         pipeline, test
-                    )
+                    ) + (heldout_cells(pipeline, run / "dataset") if args.heldout else [])
                     print(f"{name}, seed {seed}: {rows[f'{name}, seed {seed}']}", flush=True)
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
-        print(markdown_table("LM variant (trained on " + str(tokens) + ")", COLUMNS + MOTION_COLUMNS, rows))
+        columns = COLUMNS + MOTION_COLUMNS + (HELDOUT_COLUMNS if args.heldout else [])
+        print(markdown_table("LM variant (trained on " + str(tokens) + ")", columns, rows))
 
 
 if __name__ == "__main__":
