@@ -12,16 +12,21 @@ the laugh rate coarse), emotion contagion, and where the false laughs start (`ev
 whose nod codes decode with the jaw of laughter; near a joke, mistimed; elsewhere). Then torch's thread count and the machine's load average.
 
     .venv/bin/python bench/vqvae_events.py [--run outputs/demo] [--variants demo paper_depth ...]
+    .venv/bin/python bench/vqvae_events.py --variants demo --train "lr 4e-3: --vqvae_learning_rate 0.004"
+
+`--train` adds variants of the demo's budget changed by `PipelineBudget` flags (a name, a colon, the flags).
 """
 
 import argparse
 import os
+import shlex
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import HfArgumentParser
 
 from mmlistener.evaluation import as_examples, load_split
 from mmlistener.evaluation.events import event_rates, false_laugh_sites
@@ -55,7 +60,9 @@ def oracle_row(vqvae: IdentityVQVAE, test: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", default="outputs/demo", help="A finished run with dataset/ and corpus/.")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--train", nargs="*", default=[], metavar="'NAME: FLAGS'",
+                        help="More variants: a name, a colon, PipelineBudget flags changing the demo's budget.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     run = finished_run(args.run, "dataset", "corpus")
@@ -63,17 +70,25 @@ def main() -> None:
     print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}; "
           f"{len(test)} test windows", flush=True)  # fmt: skip
     defaults = PipelineBudget()
+    budgets = {}
+    for name in args.variants:
+        steps, overrides = VARIANTS[name]
+        budget = PipelineBudget(vqvae_steps=steps or defaults.vqvae_steps,
+                                vqvae_config_overrides=overrides or defaults.vqvae_config_overrides)  # fmt: skip
+        budgets[f"{name}: {budget.vqvae_steps} steps, {budget.vqvae_config_overrides}"] = (name, budget)
+    for spec in args.train:
+        name, _, flags = (part.strip() for part in spec.partition(":"))
+        (budget,) = HfArgumentParser(PipelineBudget).parse_args_into_dataclasses(args=shlex.split(flags))
+        budgets[f"{name}: {budget.vqvae_steps} steps, learning rate {budget.vqvae_learning_rate:g}, batch "
+                f"{budget.vqvae_batch_size}, {budget.vqvae_config_overrides}"] = (name, budget)  # fmt: skip
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
-        for name in args.variants:
-            steps, overrides = VARIANTS[name]
-            budget = PipelineBudget(vqvae_steps=steps or defaults.vqvae_steps,
-                                    vqvae_config_overrides=overrides or defaults.vqvae_config_overrides)  # fmt: skip
-            started = time.time()
-            train_vqvae_model(Path(folder) / name, run / "dataset", run / "corpus", budget, args.seed)
+        for label, (name, budget) in budgets.items():
+            started, output = time.time(), Path(folder) / str(len(rows))
+            train_vqvae_model(output, run / "dataset", run / "corpus", budget, args.seed)
             seconds = time.time() - started
-            rates = oracle_row(IdentityVQVAE.from_pretrained(str(Path(folder) / name)), test)
-            rows[f"{name}: {budget.vqvae_steps} steps, {budget.vqvae_config_overrides}"] = [
+            rates = oracle_row(IdentityVQVAE.from_pretrained(str(output)), test)
+            rows[label] = [
                 f"{seconds:.0f}", f"{rates['mse']:.4f}",
                 f"{rates['nod_hit_rate']:.3f} / {rates['nod_false_alarm_rate']:.3f}",
                 f"{rates['laugh_hit_rate']:.3f} / {rates['laugh_false_alarm_rate']:.3f} ({rates['num_joke_ends']})",
