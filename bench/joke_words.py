@@ -11,7 +11,7 @@ Saved LMs (`--lm`) are scored on the test split of `--tokens` (the dataset their
 LM variants on a finished run's codes first (`mmlistener.runs.train_lm`, the demo's budget changed by each
 variant's `PipelineBudget` flags, seeds `--seeds`) and also prints their greedy motion's L2 and event rates on the
 test split; with `--heldout`, their rates on the held-out voice and its control recording too
-(`mmlistener.heldout.heldout_voice_report`, as `bench/heldout_voice.py` prints them).
+(`mmlistener.heldout.recording_rates`, as `bench/heldout_voice.py` prints them).
 
     .venv/bin/python bench/joke_words.py --lm outputs/demo/lm_stage2 [--tokens outputs/demo/dataset_tokens]
     .venv/bin/python bench/joke_words.py --tokens outputs/reproduce/seed_0/dataset_tokens \\
@@ -22,21 +22,19 @@ test split; with `--heldout`, their rates on the held-out voice and its control 
 
 import argparse
 import os
-import shlex
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import HfArgumentParser
 
-from mmlistener.evaluation import as_examples, event_rates, joke_word_control, l2, load_split
+from mmlistener.evaluation import as_examples, event_rates, joke_word_control, l2
 from mmlistener.evaluation.tables import markdown_table
-from mmlistener.heldout import heldout_voice_report
+from mmlistener.heldout import heldout_scripts, recording_rates
 from mmlistener.modeling.modeling_listener import ListenerForCausalLM
 from mmlistener.processing.processing_listener import ListenerProcessor
-from mmlistener.runs import PipelineBudget, finished_run, train_pipeline
+from mmlistener.runs import budget_variants, finished_run, train_pipeline
 
 COLUMNS = ["streams", "laughter codes", "NLL, all codes", "laughter NLL", "without the joke words", "gap ↑"]
 MOTION_COLUMNS = ["train s", "L2 ↓", "nod hit / FA", "laugh hit / FA"]
@@ -59,19 +57,13 @@ def motion_cells(pipeline, test: list[dict]) -> list[str]:
             f"{rates['laugh_hit_rate']:.3f} / {rates['laugh_false_alarm_rate']:.3f}"]  # fmt: skip
 
 
-def heldout_cells(pipeline, dataset: Path) -> list[str]:
+def heldout_cells(pipeline, identity, scripts: dict) -> list[str]:
     """The held-out voice's nod and laugh rates and the laughs on its recording and its control."""
-    report = heldout_voice_report(pipeline, list(load_split(str(dataset), "test").with_format("numpy")))
+    report = recording_rates(pipeline, identity, scripts)
     heldout = report["heldout"]
     return [f"{heldout['nod_hit_rate']:.3f} / {heldout['nod_false_alarm_rate']:.3f}",
             f"{heldout['laugh_hit_rate']:.3f} / {heldout['laugh_false_alarm_rate']:.3f}",
             f"{heldout['num_laughs']} / {report['control']['num_laughs']}"]  # fmt: skip
-
-
-def variant_budget(flags: str) -> PipelineBudget:
-    """The demo's budget with a variant's `PipelineBudget` flags (`--lm_stream_dropout 0.3 ...`)."""
-    (budget,) = HfArgumentParser(PipelineBudget).parse_args_into_dataclasses(args=shlex.split(flags))
-    return budget
 
 
 def main() -> None:
@@ -86,16 +78,16 @@ def main() -> None:
                         help="LM variants to train on --run's codes: a name, a colon, PipelineBudget flags.")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="Seeds of each --train variant.")
     parser.add_argument("--heldout", action="store_true",
-                        help="Also rate each --train variant on the held-out voice and its control (--run's dataset/).")
+                        help="Also rate each --train variant on the held-out voice and its control.")
     args = parser.parse_args()
     from datasets import load_from_disk
 
-    variants = {name.strip(): variant_budget(flags) for name, _, flags in (spec.partition(":") for spec in args.train)}
+    variants = budget_variants(args.train)
     lms = args.lm if args.lm is not None else [] if variants else ["outputs/demo/lm_stage2"]
     if args.tokens:
         tokens = Path(args.tokens)
     elif variants:
-        tokens = finished_run(args.run, "dataset_tokens", "vqvae", *(["dataset"] if args.heldout else [])) / "dataset_tokens"
+        tokens = finished_run(args.run, "dataset_tokens", "vqvae") / "dataset_tokens"
     else:
         tokens = Path(lms[0]).parent / "dataset_tokens"
     if not tokens.is_dir():
@@ -110,6 +102,7 @@ def main() -> None:
         print(markdown_table("LM", COLUMNS, rows), flush=True)
     if variants:
         run, rows = Path(args.run), {}
+        scripts = heldout_scripts() if args.heldout else None  # the same two recordings for every variant
         with tempfile.TemporaryDirectory() as folder:
             for name, budget in variants.items():
                 for seed in args.seeds:
@@ -119,7 +112,7 @@ def main() -> None:
                     seconds = f"{time.time() - started:.0f}"
                     rows[f"{name}, seed {seed}"] = control_cells(model, processor, test) + [seconds] + motion_cells(
                         pipeline, test
-                    ) + (heldout_cells(pipeline, run / "dataset") if args.heldout else [])
+                    ) + (heldout_cells(pipeline, test[0]["listener_identity"], scripts) if args.heldout else [])
                     print(f"{name}, seed {seed}: {rows[f'{name}, seed {seed}']}", flush=True)
         print(f"load average {os.getloadavg()[0]:.2f} at the end")
         columns = COLUMNS + MOTION_COLUMNS + (HELDOUT_COLUMNS if args.heldout else [])

@@ -19,21 +19,19 @@ whose nod codes decode with the jaw of laughter; near a joke, mistimed; elsewher
 
 import argparse
 import os
-import shlex
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import HfArgumentParser
 
 from mmlistener.evaluation import as_examples, load_split
 from mmlistener.evaluation.events import event_rates, false_laugh_sites
 from mmlistener.evaluation.oracle import OracleBaseline
 from mmlistener.evaluation.tables import markdown_table
 from mmlistener.modeling.modeling_identity_vqvae import IdentityVQVAE
-from mmlistener.runs import PipelineBudget, finished_run, train_vqvae_model
+from mmlistener.runs import PipelineBudget, budget_variants, finished_run, train_vqvae_model
 
 SMALL = "hidden_size=64,codebook_dim=64,codebook_size=64"
 VARIANTS = {  # name -> (steps, config overrides)
@@ -76,9 +74,7 @@ def main() -> None:
         budget = PipelineBudget(vqvae_steps=steps or defaults.vqvae_steps,
                                 vqvae_config_overrides=overrides or defaults.vqvae_config_overrides)  # fmt: skip
         budgets[f"{name}: {budget.vqvae_steps} steps, {budget.vqvae_config_overrides}"] = (name, budget)
-    for spec in args.train:
-        name, _, flags = (part.strip() for part in spec.partition(":"))
-        (budget,) = HfArgumentParser(PipelineBudget).parse_args_into_dataclasses(args=shlex.split(flags))
+    for name, budget in budget_variants(args.train).items():
         budgets[f"{name}: {budget.vqvae_steps} steps, learning rate {budget.vqvae_learning_rate:g}, batch "
                 f"{budget.vqvae_batch_size}, {budget.vqvae_config_overrides}"] = (name, budget)  # fmt: skip
     rows = {}

@@ -4,7 +4,7 @@ import dataclasses
 
 from transformers import AutoProcessor
 
-from mmlistener.runs import PipelineBudget, train_lm, train_pipeline
+from mmlistener.runs import PipelineBudget, budget_variants, train_lm, train_pipeline
 
 
 def test_a_words_first_phase_starts_stage_two_from_the_words_alone(small_demo, tmp_path):
@@ -35,3 +35,15 @@ def test_train_pipeline_trains_both_stages_and_loads_the_listener(small_demo, tm
     assert (tmp_path / "variant" / "stage1" / "config.json").is_file()
     assert model.config.num_listener_tokens == pipeline.vqvae.config.codebook_size
     assert processor.emotion_without_face == "omit"  # the budget's emotion dropout reached stage 2
+
+
+def test_budget_variants_change_the_demo_budget_by_their_flags_only():
+    variants = budget_variants(["lr 4e-3: --vqvae_learning_rate 0.004", " heads ahead : --lm_future_codes 2 "
+                                "--lm_dropped_streams acoustic emotion", "demo:"])  # fmt: skip
+    assert list(variants) == ["lr 4e-3", "heads ahead", "demo"]
+    demo = PipelineBudget()
+    assert variants["demo"] == demo
+    assert variants["lr 4e-3"] == dataclasses.replace(demo, vqvae_learning_rate=0.004)
+    assert variants["heads ahead"] == dataclasses.replace(demo, lm_future_codes=2,
+                                                          lm_dropped_streams=["acoustic", "emotion"])
+

@@ -304,9 +304,8 @@ def test_future_codes_train_heads_saved_with_the_model_and_continued_runs_keep_t
     from mmlistener.training import train_listener
     from mmlistener.training.arguments import ListenerModelArguments
 
-    first = train_listener.parse_and_run(_lm_flags(
+    train_listener.parse_and_run(_lm_flags(
         tokenised_dir, tmp_path / "a", 2, stage="listener", backbone_config_overrides=TINY_GPT2, future_codes=2,
-        logging_steps=1,
     ))  # fmt: skip
     saved = load_file(tmp_path / "a" / "model.safetensors")
     assert {"future_heads.0.weight", "future_heads.1.weight"} <= set(saved)
@@ -316,7 +315,6 @@ def test_future_codes_train_heads_saved_with_the_model_and_continued_runs_keep_t
                                            model_name_or_path=tmp_path / "a", learning_rate=0.01))  # fmt: skip
     again = load_file(tmp_path / "b" / "model.safetensors")
     assert not torch.equal(saved["future_heads.1.weight"], again["future_heads.1.weight"])
-    assert len(_train_losses(first)) == 2
     with pytest.raises(ValueError, match="--future_codes is for --stage listener"):
         ListenerModelArguments(stage="speaker", future_codes=2)
     with pytest.raises(ValueError, match="LoRA would freeze"):

@@ -69,6 +69,26 @@ def _listen_to(pipeline, script: SpokenScript, identity, asr=None) -> np.ndarray
         processor.asr = own_asr
 
 
+def heldout_scripts(seconds: float = 120.0, seed: int = 2026, voice: Voice = HELDOUT_VOICE) -> dict:
+    """`{"heldout": recording, "control": its control}`: the two `speak_script`s of `recording_rates`."""
+    return {name: speak_script(seconds, seed, voice, jokes_spoken=jokes)
+            for name, jokes in (("heldout", True), ("control", False))}  # fmt: skip
+
+
+def recording_rates(pipeline, identity, scripts: dict, asr=None) -> dict:
+    """Event rates of the listener `identity` (`(IDENTITY_DIM,)`) on the recordings of `heldout_scripts` through
+    `mmlistener.listen`: `{"heldout", "control", "control_at_recording_events"}` (`event_rates` dicts; see
+    `heldout_voice_report`)."""
+    from .evaluation import event_rates
+
+    identity = np.asarray(identity, dtype=np.float32)
+    fps = pipeline.processor.fps
+    motions = {name: _listen_to(pipeline, script, identity, asr) for name, script in scripts.items()}
+    rates = {name: event_rates([motions[name]], [scripts[name].example()], fps=fps) for name in scripts}
+    rates["control_at_recording_events"] = event_rates([motions["control"]], [scripts["heldout"].example()], fps=fps)
+    return rates
+
+
 def heldout_voice_report(pipeline, test_windows: list[dict], seconds: float = 120.0, seed: int = 2026,
                          voice: Voice = HELDOUT_VOICE, asr=None) -> dict:
     """Event rates of the listener on a held-out voice, on its control recording and on the test split.
@@ -91,14 +111,9 @@ def heldout_voice_report(pipeline, test_windows: list[dict], seconds: float = 12
     """
     from .evaluation import event_rates
 
-    identity = np.asarray(test_windows[0]["listener_identity"], dtype=np.float32)
-    fps = pipeline.processor.fps
-    scripts = {name: speak_script(seconds, seed, voice, jokes_spoken=jokes)
-               for name, jokes in (("heldout", True), ("control", False))}  # fmt: skip
-    motions = {name: _listen_to(pipeline, script, identity, asr) for name, script in scripts.items()}
-    report = {name: event_rates([motions[name]], [scripts[name].example()], fps=fps) for name in scripts}
-    report["control_at_recording_events"] = event_rates([motions["control"]], [scripts["heldout"].example()], fps=fps)
-    report["test"] = event_rates(pipeline.predict(test_windows), test_windows, fps=fps)
+    scripts = heldout_scripts(seconds, seed, voice)
+    report = recording_rates(pipeline, test_windows[0]["listener_identity"], scripts, asr)
+    report["test"] = event_rates(pipeline.predict(test_windows), test_windows, fps=pipeline.processor.fps)
     return report
 
 
@@ -125,4 +140,5 @@ def transfer_targets(report: dict) -> dict[str, tuple[bool, str]]:
     return targets
 
 
-__all__ = ["SpokenScript", "heldout_voice_report", "speak_script", "transfer_targets"]
+__all__ = ["SpokenScript", "heldout_scripts", "heldout_voice_report", "recording_rates", "speak_script",
+           "transfer_targets"]

@@ -77,6 +77,20 @@ class PipelineBudget:
     )
 
 
+def budget_variants(specs: list[str]) -> dict[str, PipelineBudget]:
+    """`{name: budget}` of variant specs `"NAME: FLAGS"` (the benches' `--train`): the demo's budget changed by the
+    `PipelineBudget` flags, e.g. `"lr 4e-3: --vqvae_learning_rate 0.004"`."""
+    import shlex
+
+    from transformers import HfArgumentParser
+
+    parser, variants = HfArgumentParser(PipelineBudget), {}
+    for spec in specs:
+        name, _, flags = spec.partition(":")
+        (variants[name.strip()],) = parser.parse_args_into_dataclasses(args=shlex.split(flags))
+    return variants
+
+
 def loop_args(output_dir, steps: int, batch_size: int, learning_rate: float, seed: int, warmup: int = 0,
               mixed_precision: str = "no"):
     """`LoopArguments` of one short run: one checkpoint at the end, validation at the end, 10 log records."""
@@ -236,6 +250,7 @@ def code_diagnostics(vqvae, windows: list[dict], seed: int) -> dict:
 
 __all__ = [
     "PipelineBudget",
+    "budget_variants",
     "build_corpus",
     "code_diagnostics",
     "finished_run",

@@ -390,9 +390,9 @@ class ListenerForCausalLM(ListenerPreTrainedModel, GenerationMixin):
             logits = self.get_output_embeddings()(hidden[speaker])
             lm_loss = F.cross_entropy(logits.float(), targets[speaker])
         if bool(listener.any()):
-            codes = targets[listener] - layout.listener_offset
-            listener_loss = F.cross_entropy(self.listener_head(hidden[listener]).float(), codes)
-            future_code_loss = self._future_code_loss(hidden[listener], codes, listener.nonzero()[:, 0])
+            at_slots, codes = hidden[listener], targets[listener] - layout.listener_offset
+            listener_loss = F.cross_entropy(self.listener_head(at_slots).float(), codes)
+            future_code_loss = self._future_code_loss(at_slots, codes, listener.nonzero()[:, 0])
         return lm_loss, listener_loss, future_code_loss
 
     def _future_code_loss(self, hidden: torch.Tensor, codes: torch.Tensor, rows: torch.Tensor):
